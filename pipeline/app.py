@@ -1,0 +1,293 @@
+"""The copydesk worker: the faust App and every topic, table and agent, in pipeline order.
+
+    wire.raw.<feed>  ──normalize──▶ copydesk.normalized ──dedupe──▶ copydesk.deduped ──facts──▶
+    copydesk.facts ──stories──▶ wire.enriched + wire.stories          (any stage ──▶ wire.deadletter)
+
+Each agent reads, calls its stage's pure core, writes and counts. Order-sensitive stages (dedupe, stories)
+read single-partition topics, so every worker sees one arrival order and decisions are deterministic;
+their state lives in changelog-backed tables (rocksdb locally), and each core replays its first decision
+for a redelivered article, so faust's at-least-once delivery doubles nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+
+from pipeline import metrics
+from pipeline.codec import decode, encode
+from pipeline.dedupe import DuplicateIndex
+from pipeline.facts import FactExtractor
+from pipeline.normalize import InvalidArticle, normalize, parse_raw
+from pipeline.settings import KafkaSettings, Settings
+from pipeline.stories import StoryIndex
+from schemas import DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
+
+__all__ = ["PUBLIC_TOPICS", "Pipeline", "build_app", "raw_topic", "topic_partitions"]
+
+log = logging.getLogger(__name__)
+
+NORMALIZED = "copydesk.normalized"
+DEDUPED = "copydesk.deduped"
+FACTS = "copydesk.facts"
+ENRICHED = "wire.enriched"
+STORIES = "wire.stories"
+DEADLETTER = "wire.deadletter"
+PUBLIC_TOPICS = (ENRICHED, STORIES, DEADLETTER)
+# Tables, named as faust names their changelog topics: "<app id>-<table>-changelog".
+DEDUPE_TABLE = "dedupe_window"
+ALIAS_TABLE = "entity_aliases"
+STORY_TABLE = "story_state"
+# Dead letters keep the original message, cut to this size (the full message may be what broke things).
+DEADLETTER_PAYLOAD_BYTES = 64 * 1024
+FACTS_BATCH = 16
+
+
+def raw_topic(feed: str) -> str:
+    """Return the topic a feed publishes to."""
+    return f"wire.raw.{feed}"
+
+
+def topic_partitions(settings: Settings) -> dict[str, int]:
+    """Return every topic copydesk uses with its partition count (create them all before starting)."""
+    kafka = settings.kafka
+    topics = {raw_topic(feed): kafka.raw_partitions for feed in kafka.feeds}
+    topics |= {NORMALIZED: 1, DEDUPED: 1, FACTS: 1}
+    topics |= {name: kafka.partitions for name in PUBLIC_TOPICS}
+    topics |= {f"{settings.app_id}-{table}-changelog": 1 for table in (DEDUPE_TABLE, ALIAS_TABLE, STORY_TABLE)}
+    return topics
+
+
+def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+        if kafka.ssl_certfile:
+            context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None)
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context else None
+
+
+def faust_config(settings: Settings, app_id: str, store: str) -> dict[str, Any]:
+    """Return faust App settings shared by the worker and the sink."""
+    kafka = settings.kafka
+    config: dict[str, Any] = {
+        "broker": ";".join(f"kafka://{server}" for server in kafka.servers().split(",")),
+        "broker_credentials": _credentials(kafka),
+        "store": store,
+        "datadir": str(settings.data_dir / app_id),
+        "topic_partitions": 1,
+        "topic_replication_factor": kafka.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_max_request_size": kafka.max_message_bytes,
+        "web_enabled": False,
+        "autodiscover": False,
+    }
+    if kafka.session_timeout_s is not None:
+        config["broker_session_timeout"] = kafka.session_timeout_s
+    if kafka.heartbeat_interval_s is not None:
+        config["broker_heartbeat_interval"] = kafka.heartbeat_interval_s
+    return config
+
+
+def dead_letter(stage: str, error: str, event: EventT | None, payload: bytes | None = None) -> DeadLetter:
+    """Return the dead letter of a message a stage could not accept."""
+    message = event.message if event is not None else None
+    raw = payload if payload is not None else (message.value if message is not None else b"")
+    raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+    key = message.key if message is not None else None
+    return DeadLetter(
+        stage=stage,
+        error=error,
+        topic=message.topic if message is not None else None,
+        partition=message.partition if message is not None else None,
+        offset=message.offset if message is not None else None,
+        key=key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
+        payload=raw[:DEADLETTER_PAYLOAD_BYTES].decode("utf-8", "replace"),
+        payload_bytes=len(raw),
+        payload_truncated=len(raw) > DEADLETTER_PAYLOAD_BYTES,
+        failed_at=datetime.now(UTC),
+    )
+
+
+@dataclass
+class Pipeline:
+    """The worker app with handles on its topics, tables, cores and agents (tests use them)."""
+
+    app: faust.App
+    topics: dict[str, faust.TopicT]
+    agents: dict[str, Any]
+    dedupe: DuplicateIndex
+    stories: StoryIndex
+
+
+def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactExtractor | None = None) -> Pipeline:
+    """Return the worker app wired from the settings (``store='memory://'`` for tests)."""
+    app = faust.App(settings.app_id, **faust_config(settings, settings.app_id, store))
+    raw = app.topic(*(raw_topic(feed) for feed in settings.kafka.feeds), value_serializer="raw", key_serializer="raw")
+    normalized = app.topic(NORMALIZED, partitions=1, value_serializer="raw", key_serializer="raw")
+    deduped = app.topic(DEDUPED, partitions=1, value_serializer="raw", key_serializer="raw")
+    facts_topic = app.topic(FACTS, partitions=1, value_serializer="raw", key_serializer="raw")
+    partitions = settings.kafka.partitions
+    enriched = app.topic(ENRICHED, partitions=partitions, value_serializer="raw", key_serializer="raw")
+    stories_topic = app.topic(STORIES, partitions=partitions, value_serializer="raw", key_serializer="raw")
+    deadletter = app.topic(DEADLETTER, partitions=partitions, value_serializer="raw", key_serializer="raw")
+
+    dedupe_table = app.Table(DEDUPE_TABLE, partitions=1, key_serializer="json", value_serializer="json")
+    alias_table = app.Table(ALIAS_TABLE, partitions=1, key_serializer="json", value_serializer="json")
+    story_table = app.Table(STORY_TABLE, partitions=1, key_serializer="json", value_serializer="json")
+
+    dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
+    index = DuplicateIndex(
+        num_perm=dedupe_cfg.num_perm,
+        shingle_words=dedupe_cfg.shingle_words,
+        lsh_threshold=dedupe_cfg.lsh_threshold,
+        window_size=dedupe_cfg.window_size,
+    )
+    story_index = StoryIndex(
+        join_threshold=stories_cfg.join_threshold,
+        quiet_hours=stories_cfg.quiet_hours,
+        max_open_stories=stories_cfg.max_open_stories,
+    )
+    extractor = extractor or FactExtractor(settings.facts.spacy_model, aliases=alias_table)
+    restored = {"dedupe": False, "stories": False}
+
+    @app.on_partitions_revoked.connect
+    async def forget_restored_state(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        # Another worker may own the state next; take it from the table again when it comes back.
+        restored.update(dedupe=False, stories=False)
+
+    async def send_dead_letter(stage: str, error: str, event: EventT | None) -> None:
+        letter = dead_letter(stage, error, event)
+        await deadletter.send(key=(letter.key or "").encode("utf-8") or None, value=encode(letter))
+        metrics.DEAD_LETTERS.labels(stage).inc()
+        metrics.RECORDS_OUT.labels(stage, "deadletter").inc()
+        log.warning("dead letter from %s: %s (key %s)", stage, error, letter.key)
+
+    async def forward(
+        stage: str, stream: StreamT, model: type[Any], handle: Callable[[Any, EventT], Awaitable[None]]
+    ) -> None:
+        """Decode each event as ``model`` and hand it on; records that are not one go to the dead letters."""
+        async for event in stream.events():
+            metrics.RECORDS_IN.labels(stage).inc()
+            try:
+                record = decode(model, event.value)
+            except ValueError as error:
+                await send_dead_letter(stage, f"not a {model.__name__}: {error}", event)
+                continue
+            await handle(record, event)
+
+    @app.agent(raw, name="normalize")
+    async def normalize_agent(stream: StreamT) -> None:
+        limits = settings.normalize
+        async for event in stream.events():
+            metrics.RECORDS_IN.labels("normalize").inc()
+            started = time.perf_counter()
+            try:
+                article = normalize(parse_raw(event.value, limits.max_article_bytes), limits.min_body_words)
+            except InvalidArticle as error:
+                await send_dead_letter("normalize", str(error), event)
+                continue
+            metrics.STAGE_SECONDS.labels("normalize").observe(time.perf_counter() - started)
+            await normalized.send(key=article.article_id.encode("utf-8"), value=encode(article))
+            metrics.RECORDS_OUT.labels("normalize", "ok").inc()
+
+    @app.agent(normalized, name="dedupe")
+    async def dedupe_agent(stream: StreamT) -> None:
+        async def handle(article: NormalizedArticle, event: EventT) -> None:
+            if not restored["dedupe"]:
+                index.restore(list(dedupe_table.values()))
+                restored["dedupe"] = True
+            started = time.perf_counter()
+            decision, evicted = index.match(article)
+            metrics.STAGE_SECONDS.labels("dedupe").observe(time.perf_counter() - started)
+            dedupe_table[article.article_id] = index.export(article.article_id)
+            for article_id in evicted:
+                dedupe_table.pop(article_id, None)
+            metrics.DEDUPE_INDEX_SIZE.set(len(index))
+            metrics.DUPLICATES.labels(decision.relation).inc()
+            record = DedupedArticle(**dict(article), dedup=decision)
+            await deduped.send(key=event.message.key, value=encode(record))
+            metrics.RECORDS_OUT.labels("dedupe", "ok").inc()
+
+        await forward("dedupe", stream, NormalizedArticle, handle)
+
+    @app.agent(deduped, name="facts")
+    async def facts_agent(stream: StreamT) -> None:
+        # Batches feed spaCy's nlp.pipe, which is several times faster per article than one at a time.
+        async for events in stream.take_events(FACTS_BATCH, within=0.05):
+            articles: list[DedupedArticle] = []
+            for event in events:
+                metrics.RECORDS_IN.labels("facts").inc()
+                try:
+                    articles.append(decode(DedupedArticle, event.value))
+                except ValueError as error:
+                    await send_dead_letter("facts", f"not a DedupedArticle: {error}", event)
+            if not articles:
+                continue
+            started = time.perf_counter()
+            extracted = extractor.extract_many(articles)
+            elapsed = (time.perf_counter() - started) / len(articles)
+            for article, facts in zip(articles, extracted, strict=True):
+                metrics.STAGE_SECONDS.labels("facts").observe(elapsed)
+                record = FactsArticle(**dict(article), facts=facts)
+                await facts_topic.send(key=article.article_id.encode("utf-8"), value=encode(record))
+                metrics.RECORDS_OUT.labels("facts", "ok").inc()
+
+    @app.agent(facts_topic, name="stories")
+    async def stories_agent(stream: StreamT) -> None:
+        async def handle(article: FactsArticle, event: EventT) -> None:
+            if not restored["stories"]:
+                story_index.restore(list(story_table.values()))
+                restored["stories"] = True
+            started = time.perf_counter()
+            snapshot = story_index.tag(article)
+            metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
+            story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
+            metrics.OPEN_STORIES.set(story_index.open_stories)
+            record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
+            await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+            await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
+            metrics.RECORDS_OUT.labels("stories", "ok").inc()
+
+        await forward("stories", stream, FactsArticle, handle)
+
+    @app.timer(interval=5.0)
+    async def report_consumer_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            position = await consumer.position(tp)
+            highwater = consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+    topics = {
+        "raw": raw,
+        NORMALIZED: normalized,
+        DEDUPED: deduped,
+        FACTS: facts_topic,
+        ENRICHED: enriched,
+        STORIES: stories_topic,
+        DEADLETTER: deadletter,
+    }
+    agents = {
+        "normalize": normalize_agent,
+        "dedupe": dedupe_agent,
+        "facts": facts_agent,
+        "stories": stories_agent,
+    }
+    return Pipeline(app=app, topics=topics, agents=agents, dedupe=index, stories=story_index)

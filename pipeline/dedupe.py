@@ -1,0 +1,309 @@
+"""Dedupe: tell each article's relation to the closest earlier article in a bounded window.
+
+Relations (see schemas.Dedup): ``exact_duplicate`` (same words after normalization), ``near_duplicate``
+(a syndicated copy: light edits, truncation, another wrapper), ``update`` (a later version by the same
+outlet or byline that keeps much of the old body), ``paraphrase`` (a spun rewrite: most sentences have a
+reworded counterpart, in the same order) or ``unique``.
+
+Candidates come from two MinHash LSH indexes (datasketch): word 3-shingles find copies, content-word sets
+find rewrites. Each candidate is then compared sentence by sentence, which is what separates a spun
+rewrite (nearly every sentence aligned, in order) from another outlet's report of the same event (shared
+names, numbers and quotes, but most sentences without a counterpart).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from pipeline.text import content_words, split_sentences, words
+from schemas import Dedup, NormalizedArticle
+
+__all__ = ["DuplicateIndex", "Fingerprint", "PairScores", "classify", "compare", "fingerprint"]
+
+# Decision thresholds, set on the seeds and on generated variants of real articles (see tests/unit).
+NEAR_DUPLICATE_JACCARD = 0.8
+NEAR_DUPLICATE_CONTAINMENT = 0.9
+NEAR_DUPLICATE_TERMS = 0.8  # with every sentence aligned: a copy with scattered word edits
+UPDATE_SHARED = 0.3
+PARAPHRASE_COVERAGE = 0.6  # of the new article's sentences, and (PARAPHRASE_COVERED) of the earlier one's
+PARAPHRASE_COVERED = 0.55
+PARAPHRASE_ORDER = 0.8
+PARAPHRASE_TERMS = 0.4
+PARAPHRASE_MIN_SENTENCES = 4  # a three-sentence brief aligns with any report of the same event
+SENTENCE_MATCH = 0.8  # sentence content-word Jaccard at which two sentences are "the same sentence"
+SENTENCE_ALIGN = 0.25  # ... at which one is a reworded counterpart of the other
+MAX_CANDIDATES = 20
+_SCHEME = "affine32"  # datasketch 2 hashing scheme; fixed so stored signatures stay comparable
+
+
+def _hash64(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the index keeps of an article: enough to classify later articles against it."""
+
+    article_id: str
+    exact: str
+    shingles: np.ndarray  # MinHash hashvalues of word 3-shingles
+    terms: np.ndarray  # MinHash hashvalues of content words
+    sentences: tuple[frozenset[int], ...]  # content-word hashes per sentence
+    source: str | None
+    byline: str | None
+    dedup: Dedup | None = None  # the decision made for this article, replayed on redelivery
+    seq: int = 0  # arrival number in the window, to restore the window in order
+
+    def to_state(self) -> dict[str, Any]:
+        """Return a JSON-able dict (for a changelog-backed table)."""
+        return {
+            "article_id": self.article_id,
+            "exact": self.exact,
+            "shingles": self.shingles.tolist(),
+            "terms": self.terms.tolist(),
+            "sentences": [sorted(s) for s in self.sentences],
+            "source": self.source,
+            "byline": self.byline,
+            "dedup": self.dedup.model_dump() if self.dedup else None,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Fingerprint:
+        return cls(
+            article_id=state["article_id"],
+            exact=state["exact"],
+            shingles=np.array(state["shingles"], dtype=np.uint64),
+            terms=np.array(state["terms"], dtype=np.uint64),
+            sentences=tuple(frozenset(s) for s in state["sentences"]),
+            source=state["source"],
+            byline=state["byline"],
+            dedup=Dedup.model_validate(state["dedup"]) if state["dedup"] else None,
+            seq=state["seq"],
+        )
+
+
+def _minhash(tokens: set[str], num_perm: int) -> MinHash:
+    minhash = MinHash(num_perm=num_perm, seed=1, scheme=_SCHEME)
+    minhash.update_batch([token.encode("utf-8") for token in tokens])
+    return minhash
+
+
+def fingerprint(article: NormalizedArticle, num_perm: int = 128, shingle_words: int = 3) -> Fingerprint:
+    """Return the fingerprint of an article's headline-free body."""
+    tokens = words(article.body)
+    exact = hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
+    shingles = {" ".join(tokens[i : i + shingle_words]) for i in range(max(1, len(tokens) - shingle_words + 1))}
+    sentences = tuple(
+        frozenset(_hash64(word) for word in content_words(sentence))
+        for paragraph in article.paragraphs
+        for sentence in split_sentences(paragraph)
+    )
+    sentences = tuple(s for s in sentences if s)
+    terms = set(content_words(article.body))
+    return Fingerprint(
+        article_id=article.article_id,
+        exact=exact,
+        shingles=_minhash(shingles, num_perm).hashvalues,
+        terms=_minhash(terms or {""}, num_perm).hashvalues,
+        sentences=sentences,
+        source=_key(article.source),
+        byline=_key(article.byline),
+    )
+
+
+def _key(value: str | None) -> str | None:
+    return " ".join(words(value)) or None if value else None
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """How a new article compares with one earlier article."""
+
+    jaccard: float  # estimated word-3-shingle Jaccard
+    terms: float  # estimated content-word-set Jaccard
+    shared: float  # share of the shorter article's sentences found (nearly) verbatim in the other
+    coverage: float  # share of the new article's sentences with a reworded counterpart in the earlier one
+    covered: float  # share of the earlier article's sentences that are someone's counterpart
+    order: float  # how much the aligned counterparts keep the earlier article's order (0..1)
+    sentences: int  # sentences in the shorter article
+    same_outlet: bool
+
+
+def _sentence_jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _order_agreement(positions: list[int]) -> float:
+    """Share of pairs of aligned sentences whose counterparts keep their order (Kendall-style)."""
+    pairs = agree = 0
+    for i in range(len(positions)):
+        for j in range(i + 1, len(positions)):
+            if positions[i] != positions[j]:
+                pairs += 1
+                agree += positions[i] < positions[j]
+    return agree / pairs if pairs else 1.0
+
+
+def compare(new: Fingerprint, old: Fingerprint) -> PairScores:
+    """Return the pair scores of a new article against an earlier one."""
+    jaccard = float(np.count_nonzero(new.shingles == old.shingles)) / len(new.shingles)
+    best: list[tuple[float, int]] = []
+    for sentence in new.sentences:
+        scores = [(_sentence_jaccard(sentence, other), index) for index, other in enumerate(old.sentences)]
+        best.append(max(scores, default=(0.0, -1)))
+    verbatim_new = sum(score >= SENTENCE_MATCH for score, _ in best)
+    verbatim_old = len({index for score, index in best if score >= SENTENCE_MATCH})
+    shorter = min(len(new.sentences), len(old.sentences)) or 1
+    aligned = [index for score, index in best if score >= SENTENCE_ALIGN]
+    same_outlet = bool(
+        (new.source and new.source == old.source) or (new.byline and new.byline == old.byline)
+    )
+    return PairScores(
+        jaccard=jaccard,
+        terms=float(np.count_nonzero(new.terms == old.terms)) / len(new.terms),
+        shared=min(1.0, max(verbatim_new, verbatim_old) / shorter),
+        coverage=len(aligned) / (len(new.sentences) or 1),
+        covered=len(set(aligned)) / (len(old.sentences) or 1),
+        order=_order_agreement(aligned),
+        sentences=min(len(new.sentences), len(old.sentences)),
+        same_outlet=same_outlet,
+    )
+
+
+def classify(scores: PairScores) -> str:
+    """Return the relation the pair scores show (one of schemas.Relation, never exact_duplicate)."""
+    if scores.jaccard >= NEAR_DUPLICATE_JACCARD:
+        return "near_duplicate"
+    if scores.same_outlet and scores.shared >= UPDATE_SHARED:
+        return "update"
+    if scores.shared >= NEAR_DUPLICATE_CONTAINMENT:
+        return "near_duplicate"
+    if scores.terms >= NEAR_DUPLICATE_TERMS and scores.coverage >= NEAR_DUPLICATE_CONTAINMENT:
+        return "near_duplicate"
+    if (
+        scores.sentences >= PARAPHRASE_MIN_SENTENCES
+        and scores.coverage >= PARAPHRASE_COVERAGE
+        and scores.covered >= PARAPHRASE_COVERED
+        and scores.order >= PARAPHRASE_ORDER
+        and scores.terms >= PARAPHRASE_TERMS
+    ):
+        return "paraphrase"
+    return "unique"
+
+
+# Strength of a relation, to choose among several earlier articles.
+_RANK = {"exact_duplicate": 4, "near_duplicate": 3, "update": 2, "paraphrase": 1, "unique": 0}
+
+
+@dataclass
+class DuplicateIndex:
+    """The dedupe window: ``match`` decides an article's relation and remembers it.
+
+    Holds at most ``window_size`` articles; the oldest are evicted first. ``export``/``restore`` move an
+    article's fingerprint to and from a JSON-able dict, so a worker can keep them in a changelog-backed table.
+    """
+
+    num_perm: int = 128
+    shingle_words: int = 3
+    lsh_threshold: float = 0.3
+    window_size: int = 50_000
+    _docs: OrderedDict[str, Fingerprint] = field(default_factory=OrderedDict, init=False)
+    _exact: dict[str, str] = field(default_factory=dict, init=False)
+    _seq: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.window_size < 1:
+            raise ValueError(f"window_size must be >= 1, got {self.window_size}")
+        if not 0.0 < self.lsh_threshold < 1.0:
+            raise ValueError(f"lsh_threshold must be in (0, 1), got {self.lsh_threshold}; try 0.3")
+        self._shingle_lsh = MinHashLSH(threshold=self.lsh_threshold, num_perm=self.num_perm)
+        self._term_lsh = MinHashLSH(threshold=self.lsh_threshold, num_perm=self.num_perm)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._docs
+
+    def match(self, article: NormalizedArticle) -> tuple[Dedup, list[str]]:
+        """Return the article's relation to the window, remember it, and list the article_ids evicted.
+
+        An article_id seen before (a redelivery) gets its first decision again and changes nothing.
+        """
+        known = self._docs.get(article.article_id)
+        if known is not None and known.dedup is not None:
+            return known.dedup, []
+        new = fingerprint(article, self.num_perm, self.shingle_words)
+        decision = self._decide(new)
+        self._seq += 1
+        self._insert(Fingerprint(**{**new.__dict__, "dedup": decision, "seq": self._seq}))
+        return decision, self._evict()
+
+    def _decide(self, new: Fingerprint) -> Dedup:
+        original = self._exact.get(new.exact)
+        if original is not None:
+            return Dedup(relation="exact_duplicate", of=original, similarity=1.0)
+        candidates = set(self._shingle_lsh.query(self._as_minhash(new.shingles)))
+        candidates |= set(self._term_lsh.query(self._as_minhash(new.terms)))
+        best: tuple[int, float, int, str] | None = None
+        # Check the most similar candidates first; the window order breaks ties, so decisions are deterministic.
+        order = {article_id: position for position, article_id in enumerate(self._docs)}
+        ranked = sorted(
+            candidates,
+            key=lambda c: (-np.count_nonzero(self._docs[c].terms == new.terms), order[c]),
+        )[:MAX_CANDIDATES]
+        for candidate in ranked:
+            old = self._docs[candidate]
+            scores = compare(new, old)
+            relation = classify(scores)
+            similarity = max(scores.jaccard, scores.shared, scores.coverage if relation == "paraphrase" else 0.0)
+            key = (_RANK[relation], similarity, -order[candidate], candidate)
+            if relation != "unique" and (best is None or key[:3] > best[:3]):
+                best = key
+        if best is None:
+            return Dedup(relation="unique", of=None, similarity=0.0)
+        rank, similarity, _, of = best
+        relation = next(name for name, value in _RANK.items() if value == rank)
+        return Dedup(relation=relation, of=of, similarity=round(min(1.0, similarity), 4))
+
+    def _as_minhash(self, hashvalues: np.ndarray) -> MinHash:
+        return MinHash(num_perm=self.num_perm, seed=1, hashvalues=hashvalues, scheme=_SCHEME)
+
+    def _insert(self, print_: Fingerprint) -> None:
+        self._docs[print_.article_id] = print_
+        self._exact.setdefault(print_.exact, print_.article_id)
+        if print_.article_id not in self._shingle_lsh:
+            self._shingle_lsh.insert(print_.article_id, self._as_minhash(print_.shingles))
+            self._term_lsh.insert(print_.article_id, self._as_minhash(print_.terms))
+
+    def _evict(self) -> list[str]:
+        evicted = []
+        while len(self._docs) > self.window_size:
+            article_id, old = self._docs.popitem(last=False)
+            if self._exact.get(old.exact) == article_id:
+                del self._exact[old.exact]
+            self._shingle_lsh.remove(article_id)
+            self._term_lsh.remove(article_id)
+            evicted.append(article_id)
+        return evicted
+
+    def export(self, article_id: str) -> dict[str, Any]:
+        """Return the JSON-able state of one remembered article."""
+        return self._docs[article_id].to_state()
+
+    def restore(self, states: Iterable[dict[str, Any]]) -> None:
+        """Rebuild the window from exported states, oldest first (after a restart)."""
+        for state in sorted(states, key=lambda state: state["seq"]):
+            print_ = Fingerprint.from_state(state)
+            self._insert(print_)
+            self._seq = max(self._seq, print_.seq)
+        self._evict()

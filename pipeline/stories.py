@@ -1,0 +1,735 @@
+"""Story tagging: file every article under a story across all feeds, and keep a snapshot of each story.
+
+The pure core of the stories stage: no Kafka, no faust, no metrics. ``StoryIndex.tag(article)`` assigns the
+article to an open story (or starts one) and returns the story's new ``StorySnapshot``.
+
+Tagging is online news-stream clustering after Miranda et al. (2018), "Multilingual Clustering of Streaming
+News": one pass in arrival order, each article compared with the centroid of every candidate story in three
+TF-IDF spaces (body lemmas, headline lemmas, canonical entity ids), the cosines combined by a weighted sum and
+damped by a Gaussian of the time gap; the article joins the best story when that score reaches the threshold.
+Document frequencies are counted over the articles of the open stories, so they follow the stream and can be
+rebuilt exactly from the stories' exported states after a restart.
+
+Quantity claims are grouped per story by what they measure (the unit, or the counted noun with people-like
+nouns as one class, a per-day/per-week rate apart) and by the words around the number, so that "a caravan of
+about 7,000 people" and "roughly 7,000 migrants ... caravan" are one claim while "10,000 people a day" is another.
+A claim is a conflict when two articles report values whose ranges (from their qualifiers: "about" is +-15%,
+"up to X" is [0, X], "more than X" is [X, inf), ...) do not overlap, and corroborated when one value is reported
+by two or more independent reports: copies, paraphrases and updates of an article (per ``dedup``) and articles of
+the same outlet count as one report.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import heapq
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.models import ClaimValue, FactClaim, FactsArticle, Quantity, StoryEntity, StorySnapshot
+
+__all__ = ["FIELD_WEIGHTS", "StoryIndex"]
+
+# Weights of the three spaces in the combined score. Entities weigh a lot (Miranda et al.'s learned weights put
+# named entities on a par with the body); the headline is short and noisy. Renormalized over the fields the
+# article actually has, so an article without entities is judged on text alone.
+FIELD_WEIGHTS: dict[str, float] = {"body": 0.45, "head": 0.15, "ent": 0.40}
+
+STATE_VERSION = 1
+
+# How many of an article's highest-weighted terms per field look up candidate stories, and how many candidates
+# are scored exactly. Rare terms are the ones that find the right story; common terms only add work.
+_PROBE_TERMS = {"body": 12, "head": 6, "ent": 12}
+_MAX_CANDIDATES = 16
+_MAX_POSTINGS = 2000  # a term in more open stories than this says nothing about which one
+_TOP_ENTITIES = 10
+
+_COPY_RELATIONS = frozenset({"exact_duplicate", "near_duplicate", "paraphrase", "update"})
+_SPIN_RELATIONS = frozenset({"exact_duplicate", "near_duplicate", "paraphrase"})
+
+# --- text -----------------------------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    """a about above after again against ago all almost also although am among an and another any are aren't
+    around as at be became because been before being below between both but by can cannot could couldn't did
+    didn't do does doesn't doing don't down during each either else even ever every few for from further had
+    hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him himself his how
+    how's however i i'd i'll i'm i've if in into is isn't it it's its itself just last least less let let's
+    like made make many may me might more most much must mustn't my myself near neither never new next no nor
+    not now of off often on once one only onto or other others otherwise ought our ours ourselves out over own
+    per perhaps quite rather really same say says said shall shan't she she'd she'll she's should shouldn't
+    since so some still such than that that's the their theirs them themselves then there there's therefore
+    these they they'd they'll they're they've this those though through throughout thus to too toward towards
+    under until up upon us very via was wasn't we we'd we'll we're we've were weren't what what's whatever
+    when when's where where's whether which while who who's whom whose why why's will with within without
+    won't would wouldn't yet you you'd you'll you're you've your yours yourself yourselves mr mrs ms dr
+    one two three four five six seven eight nine ten hundred hundreds thousand thousands million millions
+    billion billions trillion percent per cent""".split()
+)
+
+# Words that say who reported a number, not what it counts: they must not make two claims look alike.
+_REPORTING = frozenset(
+    """according announce announced announces estimate estimated estimates official officials report
+    reported reports reportedly statement statements told tell tells added adding noted note claimed claims
+    confirmed say saying stated states state number numbers total figure figures alone""".split()
+)
+
+_PEOPLE = frozenset(
+    """people person persons individual individuals migrant migrants immigrant immigrants resident residents
+    civilian civilians""".split()
+)
+
+_EPISTEMIC = frozenset({"estimated", "reported", "believed", "thought", "expected", "feared", "said", "alleged"})
+_AUX = frozenset({"were", "was", "are", "is", "been", "have", "has", "had", "being", "be", "reportedly"})
+
+_WORD = re.compile(r"[a-z]+(?:['’][a-z]+)*")
+_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|\d[\d,.]*")
+# Not after initials and titles: "the U.S. border", "Mr. Biden".
+_SENTENCE_END = re.compile(r"(?<![A-Z]\.)(?<!Mr\.)(?<!Ms\.)(?<!Dr\.)(?<=[.!?\"”])\s+(?=[A-Z“\"(])|\n+")
+_RATE = re.compile(
+    r"\b(?:a|per|each|every)\s+(day|week|month|year|hour)\b|\b(daily|weekly|monthly|yearly|annually|hourly)\b"
+    r"|\b(days)\b",
+    re.IGNORECASE,
+)
+_RATE_WORDS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annually": "year",
+               "hourly": "hour", "days": "day"}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _lemma(word: str) -> str:
+    """Return a light lemma: lowercase, no possessive, singular (crude but cheap and deterministic)."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith(("sses", "shes", "ches", "xes")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def _stem(word: str) -> str:
+    """Return a prefix stem for claim context: 'apprehended' and 'apprehensions' meet at 'appreh'."""
+    return _lemma(word)[:6]
+
+
+def _terms(text: str) -> list[str]:
+    """Return the content lemmas of a text, in order."""
+    out = []
+    for w in _WORD.findall(text.lower()):
+        if len(w) > 1 and w not in _STOPWORDS:
+            lem = _lemma(w)
+            if lem not in _STOPWORDS:
+                out.append(lem)
+    return out
+
+
+def _tf(terms: Iterable[str]) -> dict[str, float]:
+    """Return sublinear term frequencies, 1 + log(tf), in first-occurrence order."""
+    return {t: 1.0 + math.log(c) for t, c in Counter(terms).items()}
+
+
+# --- quantity claims ------------------------------------------------------------------------------------
+
+_APPROX = ("about", "around", "roughly", "approximately", "approx", "some", "nearly", "almost", "an estimated",
+           "estimated", "close to", "circa", "just over", "just under", "~")
+_UPPER = ("up to", "as many as", "at most", "no more than", "fewer than", "less than", "under", "below")
+_LOWER = ("more than", "over", "at least", "exceeded", "exceeding", "in excess of", "above", "upwards of",
+          "no fewer than", "no less than", "beyond", "over the")
+# Reported round numbers are rarely exact; +-5% keeps "7,000" and "7,100" one value's worth apart.
+_EXACT_TOLERANCE = 0.05
+_APPROX_TOLERANCE = 0.15
+# Cosine of a quantity's context words with a claim's, above which the quantity joins that claim.
+_CLAIM_JOIN = 0.08
+
+
+def _qualifier_of(q: Quantity) -> str:
+    if q.qualifier:
+        return q.qualifier.lower().strip()
+    head = q.text.lower().strip()
+    for qual in sorted((*_APPROX, *_UPPER, *_LOWER, "between"), key=len, reverse=True):
+        if head.startswith(qual + " "):
+            return qual
+    return ""
+
+
+def _interval(value: float, high: float | None, qualifier: str) -> tuple[float, float]:
+    """Return the range of values a reported number allows, given its qualifier."""
+    if high is not None:
+        return (min(value, high), max(value, high))
+    if qualifier in _UPPER:
+        return (0.0, value) if value >= 0 else (value, 0.0)
+    if qualifier in _LOWER:
+        return (value, math.inf)
+    tol = _APPROX_TOLERANCE if qualifier in _APPROX or qualifier.startswith("about") else _EXACT_TOLERANCE
+    lo, hi = value * (1 - tol), value * (1 + tol)
+    return (min(lo, hi), max(lo, hi))
+
+
+def _direction(qualifier: str | None) -> str:
+    if qualifier in _UPPER:
+        return "<="
+    if qualifier in _LOWER:
+        return ">="
+    return "~"
+
+
+def _disagree(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[1] < b[0] or b[1] < a[0]
+
+
+def _previous_sentence(body: str, sentence: str) -> str:
+    idx = body.find(sentence[:80].strip())
+    if idx <= 0:
+        return ""
+    pieces = [p for p in _SENTENCE_END.split(body[max(0, idx - 600) : idx]) if p.strip()]
+    return pieces[-1] if pieces else ""
+
+
+def _mention(q: Quantity, body: str) -> dict[str, Any]:
+    """Return what a quantity measures (``cls``) and the weighted stems of its context (``ctx``)."""
+    sentence = q.sentence or q.text
+    tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(sentence)]
+    start = sentence.lower().find(q.text.lower()) if q.text else -1
+    if start >= 0:
+        end = start + len(q.text)
+        span = [i for i, (_, s, _e) in enumerate(tokens) if start <= s < end]
+    else:
+        span = [i for i, (t, _, _) in enumerate(tokens) if t[0].isdigit()][:1]
+    if not span:
+        span = [0] if tokens else []
+    first, last = (span[0], span[-1]) if span else (0, -1)
+
+    qualifier = _qualifier_of(q)
+    qual_words = set(qualifier.split())
+    counted = (q.counted or "").strip().lower() or None
+    if counted is None and q.unit is None:
+        # The noun after the number, when the facts stage left it out.
+        words = [t for t, _, _ in tokens[first : last + 1] if t[0].isalpha()]
+        words = [w for w in words if w.lower() not in _STOPWORDS and w.lower() not in qual_words]
+        if words:
+            counted = words[-1].lower()
+    unit = (q.unit or "").strip().lower() or None
+    kind_word = unit or counted or ""
+    kind = _lemma(kind_word.split()[-1]) if kind_word else "number"
+    base = "people" if kind in {_lemma(p) for p in _PEOPLE} else kind
+
+    if base == "people":
+        # "190,000 people were apprehended" counts apprehensions, as "190,000 apprehensions" does.
+        j = last + 1
+        while j < len(tokens) and j <= last + 3 and tokens[j][0].lower() in _AUX:
+            j += 1
+        if j < len(tokens) and j <= last + 3:
+            word = tokens[j][0].lower()
+            if word.endswith("ed") and word not in _EPISTEMIC and len(word) > 4:
+                base = _stem(word)
+    else:
+        base = _stem(base) if unit is None else base
+
+    rate = None
+    if unit is None:
+        m = _RATE.search(sentence)
+        if m:
+            rate = m.group(1) or _RATE_WORDS.get((m.group(2) or m.group(3) or "").lower())
+    cls = f"{base}/{rate}" if rate else base
+
+    skip = {_stem(w) for w in (*_PEOPLE, *kind_word.split(), base)} | {_stem(w) for w in qual_words}
+    if rate:
+        skip |= {_stem(rate), "day", "days", "daily"}
+    ctx: dict[str, float] = {}
+    words: dict[str, str] = {}
+
+    def add(word: str, weight: float) -> None:
+        low = word.lower()
+        if not low[0].isalpha() or len(low) < 2 or low in _STOPWORDS or low in _REPORTING:
+            return
+        lem = _lemma(low)
+        if lem in _STOPWORDS or lem in _REPORTING:
+            return
+        st = lem[:6]
+        if st in skip:
+            return
+        if weight > ctx.get(st, 0.0):
+            ctx[st] = weight
+        words.setdefault(st, lem)
+
+    for i, (tok, _, _) in enumerate(tokens):
+        if first <= i <= last:
+            continue
+        near = (first - 6 <= i < first) or (last < i <= last + 6)
+        add(tok, 1.0 if near else 0.5)
+    for tok in _TOKEN.findall(_previous_sentence(body, sentence)):
+        add(tok, 0.25)
+    return {
+        "cls": cls,
+        "unit": q.unit,
+        "counted": q.counted or counted,
+        "ctx": ctx,
+        "words": words,
+        "value": q.value,
+        "high": q.high,
+        "qualifier": qualifier or None,
+        "text": q.text,
+    }
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(w * b.get(k, 0.0) for k, w in a.items())
+    if dot == 0.0:
+        return 0.0
+    return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
+
+
+def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[dict[str, Any]]) -> None:
+    """Add an article's quantity mentions to a story's claims: each joins the most similar claim of its class."""
+    for m in mentions:
+        best, best_sim = None, _CLAIM_JOIN
+        for claim in claims:
+            if claim["cls"] != m["cls"]:
+                continue
+            sim = _cosine(m["ctx"], claim["ctx"])
+            if sim >= best_sim and (best is None or sim > best_sim):
+                best, best_sim = claim, sim
+        if best is None:
+            best = {"cls": m["cls"], "unit": m["unit"], "counted": m["counted"], "ctx": {}, "words": {},
+                    "values": []}
+            claims.append(best)
+        for st, w in m["ctx"].items():
+            best["ctx"][st] = best["ctx"].get(st, 0.0) + w
+            best["words"].setdefault(st, m["words"][st])
+        for v in best["values"]:
+            # "up to 10,000" and "more than 10,000" are different values; "about" and "roughly" 7,000 are one.
+            if (v["value"], v["high"], _direction(v["qualifier"])) == (m["value"], m["high"], _direction(m["qualifier"])):
+                if article_id not in v["article_ids"]:
+                    v["article_ids"].append(article_id)
+                break
+        else:
+            best["values"].append({"value": m["value"], "high": m["high"], "qualifier": m["qualifier"],
+                                   "text": m["text"], "article_ids": [article_id]})
+
+
+def _claim_label(claim: dict[str, Any]) -> str:
+    head = claim["unit"] or claim["counted"] or claim["cls"]
+    cls = claim["cls"]
+    if "/" in cls:
+        head = f"{head} per {cls.split('/', 1)[1]}"
+    ranked = sorted(claim["ctx"].items(), key=lambda kv: -kv[1])[:2]
+    return " ".join([head, *(claim["words"][st] for st, _ in ranked)])
+
+
+# --- stories --------------------------------------------------------------------------------------------
+
+
+def _timestamp(article: FactsArticle) -> datetime:
+    """Return when the article happened: published_at, unless missing or later than its receipt."""
+    if article.published_at is not None and article.published_at <= article.received_at:
+        return article.published_at
+    return article.received_at
+
+
+def _story_id(article_id: str) -> str:
+    return "story-" + hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass
+class _Story:
+    story_id: str
+    seq: int
+    first_ts: datetime
+    last_ts: datetime
+    articles: list[dict[str, Any]]
+    fields: dict[str, dict[str, list[float]]]  # field -> term -> [articles with it, sum of 1 + log tf]
+    norms: dict[str, float]  # centroid norms, computed with the IDF of the story's last update
+    entities: dict[str, list[Any]]  # entity_id -> [canonical, label, articles]
+    claims: list[dict[str, Any]]
+
+
+class StoryIndex:
+    """The open stories and the index to find the one an article belongs to.
+
+    ``tag`` is the only mutating call in the stream; ``export_state``/``restore`` let a caller persist the
+    stories (one JSON-able dict each) and rebuild an index that makes the same decisions.
+    """
+
+    def __init__(
+        self, join_threshold: float = 0.2, quiet_hours: float = 72.0, max_open_stories: int = 20_000
+    ) -> None:
+        if not 0.0 < join_threshold < 1.0:
+            raise ValueError(f"join_threshold must be in (0, 1), got {join_threshold!r}; 0.2 is a good start")
+        if quiet_hours <= 0:
+            raise ValueError(f"quiet_hours must be > 0, got {quiet_hours!r}")
+        if max_open_stories < 1:
+            raise ValueError(f"max_open_stories must be >= 1, got {max_open_stories!r}")
+        self.join_threshold = join_threshold
+        self.quiet = timedelta(hours=quiet_hours)
+        # Gaussian time decay: an article a day away from a 72-hour story's span keeps ~60% of its score.
+        self._sigma_hours = quiet_hours / 3.0
+        self.max_open_stories = max_open_stories
+        self._reset()
+
+    def _reset(self) -> None:
+        self._stories: dict[str, _Story] = {}
+        self._story_of: dict[str, str] = {}
+        self._df: dict[str, dict[str, int]] = {f: {} for f in FIELD_WEIGHTS}
+        self._postings: dict[str, dict[str, dict[str, None]]] = {f: {} for f in FIELD_WEIGHTS}
+        self._n = 0  # articles in open stories
+        self._seq = 0
+        self._clock: datetime | None = None
+        self._by_age: list[tuple[float, int, str]] = []  # (last_ts, seq, story_id), stale entries skipped
+
+    # --- public API ---------------------------------------------------------------------------------
+
+    @property
+    def open_stories(self) -> int:
+        return len(self._stories)
+
+    def story_of(self, article_id: str) -> str | None:
+        """Return the story of an article seen while its story is open, else None."""
+        return self._story_of.get(article_id)
+
+    def tag(self, article: FactsArticle) -> StorySnapshot:
+        """Assign the article to a story (the best open one, or a new one) and return that story's snapshot.
+
+        An article already tagged in an open story (a redelivery) changes nothing and returns the snapshot again.
+        """
+        known = self._story_of.get(article.article_id)
+        if known is not None:
+            return self._snapshot(self._stories[known])
+        ts = _timestamp(article)
+        self._advance(ts)
+        vectors = self._vectors(article)
+        story = self._best_story(vectors, ts)
+        if story is None:
+            while len(self._stories) >= self.max_open_stories:
+                self._close(self._oldest())
+            story = _Story(
+                story_id=_story_id(article.article_id), seq=self._seq, first_ts=ts, last_ts=ts, articles=[],
+                fields={f: {} for f in FIELD_WEIGHTS}, norms={f: 0.0 for f in FIELD_WEIGHTS}, entities={},
+                claims=[],
+            )
+            self._seq += 1
+            self._stories[story.story_id] = story
+        self._add(story, article, vectors, ts)
+        return self._snapshot(story)
+
+    def export_state(self, story_id: str) -> dict[str, Any]:
+        """Return the JSON-able state of one open story; raise KeyError for an unknown or closed story."""
+        s = self._stories[story_id]
+        return {
+            "version": STATE_VERSION,
+            "story_id": s.story_id,
+            "seq": s.seq,
+            "first_ts": s.first_ts.isoformat(),
+            "last_ts": s.last_ts.isoformat(),
+            "articles": [dict(a) for a in s.articles],
+            "fields": {f: {t: list(v) for t, v in terms.items()} for f, terms in s.fields.items()},
+            "norms": dict(s.norms),
+            "entities": {k: list(v) for k, v in s.entities.items()},
+            "claims": _copy_claims(s.claims),
+        }
+
+    def restore(self, states: Iterable[dict[str, Any]]) -> None:
+        """Replace the index with the stories in ``states`` (from ``export_state``), closing the stale ones.
+
+        Give it every state the caller kept: the stream clock is the latest article time among them, and the
+        stories that were closed (quiet or evicted) when they were exported are closed again here.
+        """
+        self._reset()
+        stories = []
+        for st in states:
+            if st.get("version") != STATE_VERSION:
+                raise ValueError(f"story state version {st.get('version')!r}, expected {STATE_VERSION}")
+            stories.append(
+                _Story(
+                    story_id=st["story_id"], seq=st["seq"], first_ts=datetime.fromisoformat(st["first_ts"]),
+                    last_ts=datetime.fromisoformat(st["last_ts"]), articles=[dict(a) for a in st["articles"]],
+                    fields={f: {t: list(v) for t, v in terms.items()} for f, terms in st["fields"].items()},
+                    norms=dict(st["norms"]), entities={k: list(v) for k, v in st["entities"].items()},
+                    claims=_copy_claims(st["claims"]),
+                )
+            )
+        if not stories:
+            return
+        self._seq = max(s.seq for s in stories) + 1
+        self._clock = max(s.last_ts for s in stories)
+        live = [s for s in stories if self._clock - s.last_ts <= self.quiet]
+        # Stories were evicted least recently updated first, so the survivors are the most recent ones.
+        live.sort(key=lambda s: (s.last_ts, s.seq))
+        for s in sorted(live[-self.max_open_stories :], key=lambda s: s.seq):
+            self._stories[s.story_id] = s
+            self._n += len(s.articles)
+            for a in s.articles:
+                self._story_of[a["id"]] = s.story_id
+            for f, terms in s.fields.items():
+                df, postings = self._df[f], self._postings[f]
+                for t, (n, _w) in terms.items():
+                    df[t] = df.get(t, 0) + int(n)
+                    postings.setdefault(t, {})[s.story_id] = None
+            heapq.heappush(self._by_age, (s.last_ts.timestamp(), s.seq, s.story_id))
+
+    # --- matching -----------------------------------------------------------------------------------
+
+    def _vectors(self, article: FactsArticle) -> dict[str, dict[str, float]]:
+        """Return each field's sublinear term frequencies (before IDF)."""
+        ent = Counter()
+        for e in article.facts.entities:
+            ent[e.entity_id] += e.count
+        return {
+            "body": _tf(_terms(article.body)),
+            "head": _tf(_terms(article.headline)),
+            "ent": {k: 1.0 + math.log(c) for k, c in ent.items()},
+        }
+
+    def _best_story(self, vectors: dict[str, dict[str, float]], ts: datetime) -> _Story | None:
+        weighted: dict[str, list[tuple[str, float, float]]] = {}  # field -> [(term, unit weight, idf)]
+        for f, tf in vectors.items():
+            if not tf:
+                continue
+            df, log_n = self._df[f], math.log(self._n + 1) + 1.0
+            idfs = [(t, w, log_n - math.log(df.get(t, 0) + 1)) for t, w in tf.items()]
+            norm = math.sqrt(sum((w * idf) ** 2 for _, w, idf in idfs))
+            weighted[f] = [(t, w * idf / norm, idf) for t, w, idf in idfs]
+        if not weighted or not self._stories:
+            return None
+        total_weight = sum(FIELD_WEIGHTS[f] for f in weighted)
+        by_term = {f: {t: x * idf for t, x, idf in terms} for f, terms in weighted.items()}
+
+        rough: dict[str, float] = {}
+        for f, terms in weighted.items():
+            postings = self._postings[f]
+            probe = sorted(terms, key=lambda x: -x[1])[: _PROBE_TERMS[f]]
+            for t, x, _ in probe:
+                sids = postings.get(t)
+                if not sids or len(sids) > _MAX_POSTINGS:
+                    continue
+                for sid in sids:
+                    rough[sid] = rough.get(sid, 0.0) + FIELD_WEIGHTS[f] * x
+        if not rough:
+            return None
+        seq = {sid: self._stories[sid].seq for sid in rough}
+        candidates = sorted(rough, key=lambda sid: (-rough[sid], seq[sid]))[:_MAX_CANDIDATES]
+
+        best, best_score = None, -1.0
+        for sid in sorted(candidates, key=seq.__getitem__):
+            s = self._stories[sid]
+            score = 0.0
+            for f, terms in weighted.items():
+                norm = s.norms[f]
+                if norm <= 0.0:
+                    continue
+                centroid, mine = s.fields[f], by_term[f]
+                # The key intersection runs in C; only shared terms cost a Python step. Set order depends on
+                # the hash seed, so fsum (exactly rounded, order-free) keeps decisions the same in every process.
+                dot = math.fsum(mine[t] * centroid[t][1] for t in mine.keys() & centroid.keys())
+                score += FIELD_WEIGHTS[f] * dot / norm
+            score = score / total_weight * self._decay(s, ts)
+            if score > best_score:
+                best, best_score = s, score
+        return best if best_score >= self.join_threshold else None
+
+    def _decay(self, story: _Story, ts: datetime) -> float:
+        if ts < story.first_ts:
+            gap = story.first_ts - ts
+        elif ts > story.last_ts:
+            gap = ts - story.last_ts
+        else:
+            return 1.0
+        hours = gap.total_seconds() / 3600.0
+        return math.exp(-0.5 * (hours / self._sigma_hours) ** 2)
+
+    # --- updating -----------------------------------------------------------------------------------
+
+    def _add(self, s: _Story, article: FactsArticle, vectors: dict[str, dict[str, float]], ts: datetime) -> None:
+        s.articles.append(
+            {
+                "id": article.article_id,
+                "source": article.source,
+                "feed": article.feed,
+                "headline": article.headline,
+                "ts": ts.isoformat(),
+                "relation": article.dedup.relation,
+                "of": article.dedup.of,
+            }
+        )
+        self._story_of[article.article_id] = s.story_id
+        self._n += 1
+        log, log_n = math.log, math.log(self._n + 1) + 1.0
+        # The centroid norm is kept with the IDF of the story's own updates: recomputed in full when the story
+        # reaches a power-of-two size (amortized O(1) per term), otherwise moved by this article's terms only.
+        full = len(s.articles) & (len(s.articles) - 1) == 0
+        for f, tf in vectors.items():
+            centroid, df, postings = s.fields[f], self._df[f], self._postings[f]
+            delta = 0.0
+            for t, w in tf.items():
+                df[t] = df.get(t, 0) + 1
+                idf = log_n - log(df[t] + 1)
+                entry = centroid.get(t)
+                if entry is None:
+                    centroid[t] = [1, w]
+                    postings.setdefault(t, {})[s.story_id] = None
+                    delta += (w * idf) ** 2
+                else:
+                    delta += ((entry[1] + w) ** 2 - entry[1] ** 2) * idf * idf
+                    entry[0] += 1
+                    entry[1] += w
+            if full:
+                s.norms[f] = math.sqrt(sum((w * (log_n - log(df[t] + 1))) ** 2 for t, (_n, w) in centroid.items()))
+            else:
+                s.norms[f] = math.sqrt(max(s.norms[f] ** 2 + delta, 0.0))
+        seen = set()
+        for e in article.facts.entities:
+            if e.entity_id in seen:
+                continue
+            seen.add(e.entity_id)
+            if e.entity_id in s.entities:
+                s.entities[e.entity_id][2] += 1
+            else:
+                s.entities[e.entity_id] = [e.canonical, e.label, 1]
+        _add_claims(s.claims, article.article_id, [_mention(q, article.body) for q in article.facts.quantities])
+        s.first_ts = min(s.first_ts, ts)
+        s.last_ts = max(s.last_ts, ts)
+        heapq.heappush(self._by_age, (s.last_ts.timestamp(), s.seq, s.story_id))
+
+    def _advance(self, ts: datetime) -> None:
+        """Move the stream clock to ``ts`` and close the stories quiet for longer than ``quiet_hours``."""
+        if self._clock is None or ts > self._clock:
+            self._clock = ts
+        while self._by_age:
+            sid = self._oldest(pop=False)
+            if sid is None or self._clock - self._stories[sid].last_ts <= self.quiet:
+                return
+            self._close(sid)
+
+    def _oldest(self, pop: bool = True) -> str | None:
+        """Return the least recently updated open story, dropping stale heap entries on the way."""
+        while self._by_age:
+            t, seq, sid = self._by_age[0]
+            s = self._stories.get(sid)
+            if s is None or s.seq != seq or s.last_ts.timestamp() != t:
+                heapq.heappop(self._by_age)
+                continue
+            if pop:
+                heapq.heappop(self._by_age)
+            return sid
+        return None
+
+    def _close(self, sid: str | None) -> None:
+        if sid is None:
+            return
+        s = self._stories.pop(sid)
+        self._n -= len(s.articles)
+        for a in s.articles:
+            if self._story_of.get(a["id"]) == sid:
+                del self._story_of[a["id"]]
+        for f, centroid in s.fields.items():
+            df, postings = self._df[f], self._postings[f]
+            for t, (n, _w) in centroid.items():
+                left = df[t] - int(n)
+                if left:
+                    df[t] = left
+                else:
+                    del df[t]
+                sids = postings[t]
+                sids.pop(sid, None)
+                if not sids:
+                    del postings[t]
+
+    # --- snapshots ----------------------------------------------------------------------------------
+
+    def _snapshot(self, s: _Story) -> StorySnapshot:
+        arts = s.articles
+        outlet = {a["id"]: a["source"] or a["feed"] for a in arts}
+        report = _reports(arts)
+        title = next((a["headline"] for a in arts if a["relation"] not in _SPIN_RELATIONS), arts[0]["headline"])
+        ranked = sorted(enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0]))[:_TOP_ENTITIES]
+        top = [StoryEntity(entity_id=eid, canonical=c, label=lab, articles=n) for _, (eid, (c, lab, n)) in ranked]
+
+        facts, conflicts, corroborated = [], [], []
+        for claim in s.claims:
+            values = []
+            for v in claim["values"]:
+                ids = v["article_ids"]
+                values.append(
+                    ClaimValue(
+                        value=v["value"], high=v["high"], qualifier=v["qualifier"], text=v["text"],
+                        article_ids=list(ids), sources=list(dict.fromkeys(outlet[i] for i in ids)),
+                        independent_reports=len({report[i] for i in ids}),
+                    )
+                )
+            fc = FactClaim(claim=_claim_label(claim), counted=claim["counted"], unit=claim["unit"], values=values)
+            facts.append(fc)
+            if _is_conflict(claim["values"]):
+                conflicts.append(fc)
+            agreed = [v for v in values if v.independent_reports >= 2]
+            if agreed:
+                corroborated.append(fc.model_copy(update={"values": agreed}))
+        return StorySnapshot(
+            story_id=s.story_id,
+            title=title,
+            first_seen=s.first_ts,
+            last_updated=s.last_ts,
+            article_ids=[a["id"] for a in arts],
+            sources=list(dict.fromkeys(outlet.values())),
+            top_entities=top,
+            facts=facts,
+            conflicts=conflicts,
+            corroborated=corroborated,
+        )
+
+
+def _reports(articles: list[dict[str, Any]]) -> dict[str, str]:
+    """Return each article's independent report: copies, spins and updates join their original, outlets merge."""
+    parent = {a["id"]: a["id"] for a in articles}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(x: str, y: str) -> None:
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    by_source: dict[str, str] = {}
+    for a in articles:
+        if a["relation"] in _COPY_RELATIONS and a["of"] in parent:
+            union(a["id"], a["of"])
+        if a["source"]:
+            key = a["source"].strip().lower()
+            if key in by_source:
+                union(a["id"], by_source[key])
+            else:
+                by_source[key] = a["id"]
+    return {a["id"]: find(a["id"]) for a in articles}
+
+
+def _is_conflict(values: list[dict[str, Any]]) -> bool:
+    ranges = [(_interval(v["value"], v["high"], v["qualifier"] or ""), set(v["article_ids"])) for v in values]
+    for i, (ra, ida) in enumerate(ranges):
+        for rb, idb in ranges[i + 1 :]:
+            if _disagree(ra, rb) and (ida | idb) != (ida & idb):
+                return True
+    return False
+
+
+def _copy_claims(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "cls": c["cls"], "unit": c["unit"], "counted": c["counted"], "ctx": dict(c["ctx"]),
+            "words": dict(c["words"]),
+            "values": [{**v, "article_ids": list(v["article_ids"])} for v in c["values"]],
+        }
+        for c in claims
+    ]

@@ -1,0 +1,27 @@
+"""Shared fixtures: the seed articles as raw and normalized records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.normalize import normalize
+from schemas import NormalizedArticle, RawArticle
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+RECEIVED = datetime(2023, 12, 27, 18, 0, tzinfo=UTC)
+
+
+def raw_seed(prefix: str, **changes: object) -> RawArticle:
+    """Return the seed whose file name starts with ``prefix`` ("000".."004") as a raw article."""
+    (path,) = SEEDS.glob(f"{prefix}*.txt")
+    fields = {"article_id": path.stem, "feed": "seeds", "received_at": RECEIVED, "text": path.read_text("utf-8")}
+    return RawArticle(**{**fields, **changes})
+
+
+@pytest.fixture(scope="session")
+def seed_articles() -> dict[str, NormalizedArticle]:
+    """The five seeds, normalized, by their three-digit prefix."""
+    return {prefix: normalize(raw_seed(prefix)) for prefix in ("000", "001", "002", "003", "004")}

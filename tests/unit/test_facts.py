@@ -1,0 +1,418 @@
+"""The facts core on real snippets of the seed articles (five versions of one story)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.facts import (
+    FactExtractor,
+    canonical_name,
+    entity_id,
+    find_quote_spans,
+    fold,
+    parse_number,
+    resolve_date,
+)
+from schemas.models import Facts, NormalizedArticle
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+# The seed story ran on Wednesday 27 December 2023 (Blinken's Mexico City visit).
+PUBLISHED = datetime(2023, 12, 27, 15, 0, tzinfo=UTC)
+LOPEZ_OBRADOR = "person:andres-manuel-lopez-obrador"
+
+
+def article(seed: str, published_at: datetime | None = PUBLISHED) -> NormalizedArticle:
+    """A NormalizedArticle from seeds/<seed>_*.txt: first line headline, other non-empty lines paragraphs."""
+    (path,) = SEEDS.glob(f"{seed}_*.txt")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return snippet(*lines, article_id=seed, published_at=published_at)
+
+
+def snippet(headline: str, *paragraphs: str, article_id: str = "t", published_at: datetime | None = PUBLISHED):
+    return NormalizedArticle(
+        article_id=article_id,
+        feed="test",
+        published_at=published_at,
+        received_at=datetime(2023, 12, 27, 16, 0, tzinfo=UTC),
+        headline=headline,
+        paragraphs=list(paragraphs),
+        body="\n\n".join(paragraphs),
+        word_count=sum(len(p.split()) for p in paragraphs),
+    )
+
+
+@pytest.fixture(scope="module")
+def extractor() -> FactExtractor:
+    return FactExtractor()
+
+
+@pytest.fixture(scope="module")
+def seed_facts(extractor: FactExtractor) -> dict[str, Facts]:
+    seeds = ["000", "001", "002", "003", "004"]
+    return dict(zip(seeds, extractor.extract_many([article(s) for s in seeds]), strict=True))
+
+
+# --- pure helpers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("two million", 2_000_000),
+        ("190,000", 190_000),
+        ("1.5 billion", 1_500_000_000),
+        ("$2 million", 2_000_000),
+        ("1.5bn", 1_500_000_000),
+        ("fourteen", 14),
+        ("twenty-five", 25),
+        ("a dozen", 12),
+        ("7,000", 7_000),
+        ("40%", 40),
+        ("fiscal", None),
+        ("24World", None),
+        ("", None),
+    ],
+)
+def test_parse_number(text: str, value: float | None) -> None:
+    assert parse_number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "canonical"),
+    [
+        ("Antony J. Blinken", "PERSON", "Antony Blinken"),
+        ("Secretary of State Antony Blinken", "PERSON", "Antony Blinken"),
+        ("Mr. López Obrador's", "PERSON", "López Obrador"),
+        ("Gov. Greg Abbott", "PERSON", "Greg Abbott"),
+        ("President Andrés Manuel López Obrador", "PERSON", "Andrés Manuel López Obrador"),
+        ("U.S.", "GPE", "United States"),
+        ("US", "GPE", "United States"),
+        ("the United States", "GPE", "United States"),
+        ("U.N.", "ORG", "United Nations"),
+        ("C.B.P.", "ORG", "CBP"),
+        ("U.S. Customs and Border Protection", "ORG", "US Customs and Border Protection"),
+        ("the White House", "ORG", "White House"),
+    ],
+)
+def test_canonical_name(text: str, label: str, canonical: str) -> None:
+    assert canonical_name(text, label) == canonical
+
+
+def test_entity_id_ignores_accents_and_case_but_not_kind() -> None:
+    assert entity_id("Andrés Manuel López Obrador", "PERSON") == LOPEZ_OBRADOR
+    assert entity_id("Andres Manuel Lopez Obrador", "PERSON") == LOPEZ_OBRADOR
+    assert entity_id("Mexico", "GPE") == entity_id("mexico", "LOC") == "place:mexico"
+    assert entity_id("Washington", "GPE") != entity_id("Washington", "PERSON")
+    assert fold("López’s") == "lopez s"
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "quotes"),
+    [
+        (['"Now we have," Mr López Obrador said. "We have a proposal."'], ["Now we have,", "We have a proposal."]),
+        (["Mexico was “going to help, as we always do” to tackle it."], ["going to help, as we always do"]),
+        # An unclosed quote continues into the next paragraph when that one opens with a mark.
+        (["“We are facing a challenge.", "“We need more resources,” he said."],
+         ["We are facing a challenge. We need more resources,"]),
+        # ... and ends at the paragraph's end when the next one does not.
+        (["He said “we will", "Next paragraph."], ["we will"]),
+    ],
+)
+def test_find_quote_spans(paragraphs: list[str], quotes: list[str]) -> None:
+    assert [q.text for q in find_quote_spans(paragraphs)] == quotes
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Wednesday", "2023-12-27"),  # the publication day itself: day names mean the latest such day
+        ("Wednesday’s", "2023-12-27"),
+        ("Friday", "2023-12-22"),
+        ("Sunday", "2023-12-24"),
+        ("Christmas Eve", "2023-12-24"),
+        ("November", "2023-11"),
+        ("last week", "2023-W51"),
+        ("earlier this week", "2023-W52"),
+        ("next year", "2024"),
+        ("2024", "2024"),
+        ("the 2023 fiscal years", "2023"),
+        ("1 year ago", "2022"),
+        ("December 5, 2023", "2023-12-05"),
+        ("recent weeks", None),
+        ("between May and the end of November", None),
+    ],
+)
+def test_resolve_date_with_published_at(text: str, value: str | None) -> None:
+    assert resolve_date(text, PUBLISHED) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("Wednesday", None), ("last week", None), ("November", None), ("2024", "2024"), ("Dec. 5, 2023", "2023-12-05")],
+)
+def test_resolve_date_without_published_at(text: str, value: str | None) -> None:
+    assert resolve_date(text, None) == value
+
+
+# --- entities --------------------------------------------------------------------------------------
+
+
+def _entity(facts: Facts, eid: str):
+    matches = [e for e in facts.entities if e.entity_id == eid]
+    assert matches, f"{eid} not in {[e.entity_id for e in facts.entities]}"
+    return matches[0]
+
+
+@pytest.mark.parametrize(
+    ("seed", "eid", "text", "min_count"),
+    [
+        # "President Andrés Manuel López Obrador" ... "Mr López Obrador" (tagged "López" + untagged "Obrador")
+        ("000", LOPEZ_OBRADOR, "Andrés Manuel López Obrador", 4),
+        ("001", LOPEZ_OBRADOR, "Andrés Manuel López Obrador", 4),  # "Mr. Lopez Obrador" without accents
+        ("002", LOPEZ_OBRADOR, "Andrés Manuel López Obrador", 2),  # "Mr. López" tagged alone
+        ("003", LOPEZ_OBRADOR, "Andrés Manuel López Obrador", 3),  # also "Andres Manuel Lopez Obrador (C)"
+        ("004", LOPEZ_OBRADOR, "Andrés Manuel López Obrador", 2),  # "López Obrador briefed" tagged ORG
+        ("002", "person:antony-blinken", "Antony J. Blinken", 1),  # tagged "State" + "J. Blinken"
+        ("004", "person:antony-blinken", "Antony J. Blinken", 4),  # "Blinken" alone, once tagged GPE
+        ("000", "person:antony-blinken", "Antony Blinken", 2),
+        ("000", "org:us-customs-and-border-protection", "US Customs and Border Protection", 2),  # + [CBP]
+        ("002", "org:us-customs-and-border-protection", "U.S. Customs and Border Protection", 2),  # + C.B.P.
+        ("004", "org:us-customs-and-border-protection", "U.S. Customs and Border Protection", 2),  # + CBP
+        ("000", "place:united-states", "United States", 10),  # US, the United States
+        ("002", "place:united-states", "United States", 5),  # U.S., the United States
+        ("002", "org:united-nations", "U.N.", 1),
+        ("002", "person:greg-abbott", "Greg Abbott", 1),  # "Gov. Greg Abbott"
+        ("003", "person:alicia-barcena", "Alicia Barcena", 2),  # not "Foreign Affairs Alicia Barcena"
+    ],
+)
+def test_entities_merge_within_article(seed_facts, seed: str, eid: str, text: str, min_count: int) -> None:
+    entity = _entity(seed_facts[seed], eid)
+    assert entity.text == text
+    assert entity.count >= min_count
+
+
+def test_entities_have_no_fragments_or_numbers(seed_facts) -> None:
+    for facts in seed_facts.values():
+        labels = {e.label for e in facts.entities}
+        assert not labels & {"CARDINAL", "DATE", "MONEY", "QUANTITY", "PERCENT", "ORDINAL", "TIME"}
+        texts = {e.text for e in facts.entities}
+        assert not texts & {"State", "Obrador", "López", "CBP", "C.B.P.", "Blinken"}
+
+
+def test_one_entity_id_per_person_across_articles(seed_facts) -> None:
+    for seed in ["000", "001", "002", "003", "004"]:
+        ids = {e.entity_id for e in seed_facts[seed].entities if "obrador" in e.entity_id}
+        assert ids == {LOPEZ_OBRADOR}, seed
+
+
+def test_alias_memory_resolves_surnames_and_labels_across_articles(extractor: FactExtractor) -> None:
+    fresh = FactExtractor(aliases={})
+    fresh.nlp = extractor.nlp  # share the loaded model; the memory is what's under test
+    first, later = fresh.extract_many(
+        [
+            snippet("Talks", "President Joe Biden met Mexican President Andrés Manuel López Obrador."),
+            snippet("Talks", "Mr Biden and Mr López Obrador agreed, Alejandro Mayorkas said."),
+        ]
+    )
+    assert {e.entity_id for e in first.entities} >= {"person:joe-biden", LOPEZ_OBRADOR}
+    later_ids = {e.entity_id: e for e in later.entities}
+    assert later_ids["person:joe-biden"].canonical == "Joe Biden"
+    assert later_ids[LOPEZ_OBRADOR].canonical == "Andrés Manuel López Obrador"
+    assert fresh.aliases["person:biden"] == "Joe Biden"
+
+
+def test_without_memory_a_bare_surname_stays_a_surname(seed_facts) -> None:
+    assert _entity(seed_facts["002"], "person:biden").canonical == "Biden"
+
+
+# --- quantities ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seed", "text", "value", "high", "qualifier", "unit", "counted"),
+    [
+        ("000", "more than 190,000 apprehensions", 190_000, None, "more than", None, "apprehensions"),
+        ("000", "exceeded two million", 2_000_000, None, "more than", None, "people"),
+        ("000", "up to 10,000 people", 10_000, None, "up to", None, "people"),
+        ("000", "about 7,000 people", 7_000, None, "about", None, "people"),
+        ("000", "about 1,000 miles", 1_000, None, "about", "miles", None),
+        ("001", "over 190,000 people", 190_000, None, "over", None, "people"),
+        ("001", "more than two million persons", 2_000_000, None, "more than", None, "persons"),
+        ("001", "roughly 7,000 migrants", 7_000, None, "roughly", None, "migrants"),
+        ("002", "around 3,000 people", 3_000, None, "around", None, "people"),
+        ("002", "approximately 5,000 people", 5_000, None, "approximately", None, "people"),
+        ("002", "more than 400,000 people", 400_000, None, "more than", None, "people"),
+        ("003", "At least 7,000 migrants", 7_000, None, "at least", None, "migrants"),
+        ("003", "14 buses", 14, None, None, None, "buses"),
+        ("004", "between 6,000 and 10,000 people", 6_000, 10_000, "between", None, "people"),
+        ("004", "about 1,600 miles", 1_600, None, "about", "miles", None),
+    ],
+)
+def test_quantities(seed_facts, seed, text, value, high, qualifier, unit, counted) -> None:
+    matches = [q for q in seed_facts[seed].quantities if q.text == text]
+    assert matches, [q.text for q in seed_facts[seed].quantities]
+    q = matches[0]
+    assert (q.value, q.high, q.qualifier, q.unit, q.counted) == (value, high, qualifier, unit, counted)
+    assert text in q.sentence
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "It would play a significant role in the US election of 2024.",
+        "In both the fiscal years 2022 and 2023, there were more than two million persons detained.",
+        "Speaking ahead of the summit he warned that it could become a key issue in the 2024 US election.",
+        "Additionally, for the first time on Wednesday, Eric Adams signed an order.",
+        "Later, during the institution of Title 42, Mexico agreed to take in migrants.",
+    ],
+)
+def test_no_quantities_for_years_ordinals_or_names(extractor, sentence: str) -> None:
+    values = {q.value for q in extractor.extract(snippet("Headline", sentence)).quantities}
+    assert not values & {2024, 2022, 2023, 1, 42}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "value", "unit", "qualifier"),
+    [
+        ("The program cost $1.5 billion last year.", 1.5e9, "USD", None),
+        ("Apprehensions fell by nearly 40% in January.", 40, "percent", "nearly"),
+        ("Bus companies must give 32 hours' notice.", 32, "hours", None),
+    ],
+)
+def test_quantity_units(extractor, sentence: str, value: float, unit: str, qualifier: str | None) -> None:
+    (q,) = extractor.extract(snippet("Headline", sentence)).quantities
+    assert (q.value, q.unit, q.qualifier) == (value, unit, qualifier)
+
+
+# --- quotes ----------------------------------------------------------------------------------------
+
+
+def _quote(facts: Facts, start: str):
+    matches = [q for q in facts.quotes if q.text.startswith(start)]
+    assert matches, [q.text[:40] for q in facts.quotes]
+    return matches[0]
+
+
+@pytest.mark.parametrize(
+    ("seed", "start", "speaker", "speaker_id", "verb"),
+    [
+        ("000", "We are facing a serious challenge", "Troy Miller", "person:troy-miller", "said"),
+        ("000", "Now we have an extraordinary situation", "Mr López Obrador", LOPEZ_OBRADOR, "said"),
+        # No cue of its own: continues the quote before it in the same paragraph.
+        ("000", "We have a proposal to strengthen our plans", "Mr López Obrador", LOPEZ_OBRADOR, "said"),
+        ("000", "going to help, as we always do", "Mr López Obrador", LOPEZ_OBRADOR, "told"),
+        ("001", "We have to be careful", "Mr. López Obrador", LOPEZ_OBRADOR, "told"),
+        ("001", "It is more efficient and more humane", "Mr. López Obrador", LOPEZ_OBRADOR, "told"),
+        ("001", "we are facing a serious challenge", "Troy Miller", "person:troy-miller", "stated"),
+        ("001", "unprecedented irregular migration", "the state department", "org:state-department", "according to"),
+        # "he said" resolves to the latest PERSON subject before it.
+        ("002", "It is more efficient and more humane", "he", LOPEZ_OBRADOR, "said"),
+        ("002", "Now we have an extraordinary situation", "he", LOPEZ_OBRADOR, "said"),
+        ("002", "The migration issue is going to intensify", "he", LOPEZ_OBRADOR, "said"),
+        ("002", "significant compromises", "He", "person:biden", "said"),
+        ("002", "We are facing a serious challenge", "Troy Miller", "person:troy-miller", "said"),
+        ("002", "removed or returned", "U.S. officials", None, "said"),
+        ("003", "We were really impressed", "the official", None, "quoted"),
+        ("003", "never draw conclusions", "The official", None, "added"),
+        ("003", "shared challenges", "Mr Blinken", "person:antony-blinken", "said"),
+        ("003", "structural causes of migration", "Mexico’s Foreign Minister", "person:alicia-barcena", "told"),
+        ("004", "We now find ourselves", "he", LOPEZ_OBRADOR, "said"),
+        ("004", "We face a serious challenge", "Troy Miller", "person:troy-miller", "said"),  # "..., said Troy Miller"
+        ("004", "restore humanity", "President Biden", "person:biden", "promised"),  # "Biden, who ... promised"
+    ],
+)
+def test_quote_speakers(seed_facts, seed, start, speaker, speaker_id, verb) -> None:
+    q = _quote(seed_facts[seed], start)
+    assert (q.speaker, q.speaker_entity_id, q.verb) == (speaker, speaker_id, verb)
+
+
+def test_speaker_entity_ids_point_at_entities(seed_facts) -> None:
+    for facts in seed_facts.values():
+        ids = {e.entity_id for e in facts.entities}
+        assert {q.speaker_entity_id for q in facts.quotes} - {None} <= ids
+
+
+def test_scare_quotes_and_titles_are_not_quotes(seed_facts) -> None:
+    texts = {q.text for f in seed_facts.values() for q in f.quotes}
+    assert not texts & {"Exodus from poverty", "Remain in Mexico"}
+
+
+def test_quote_over_a_paragraph_break(extractor) -> None:
+    facts = extractor.extract(
+        snippet(
+            "Headline",
+            "Troy Miller, the acting leader of the border agency, spoke on Friday.",
+            "“We are facing a serious challenge along the southwest border.",
+            "“Our federal partners need more resources from Congress,” Mr Miller said.",
+        )
+    )
+    (q,) = facts.quotes
+    assert q.text == (
+        "We are facing a serious challenge along the southwest border. "
+        "Our federal partners need more resources from Congress,"
+    )
+    assert (q.speaker, q.speaker_entity_id, q.verb) == ("Mr Miller", "person:troy-miller", "said")
+
+
+def test_quote_paragraph_continues_previous_speaker(extractor) -> None:
+    facts = extractor.extract(
+        snippet(
+            "Headline",
+            "“The migration issue is going to intensify,” Andrés Manuel López Obrador said on Wednesday.",
+            "“It is more efficient and more humane to invest in the development of the people.”",
+        )
+    )
+    assert [(q.speaker, q.speaker_entity_id) for q in facts.quotes] == [("Andrés Manuel López Obrador", LOPEZ_OBRADOR)] * 2
+
+
+# --- dates -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seed", "text", "value"),
+    [
+        ("000", "Wednesday", "2023-12-27"),
+        ("000", "Friday", "2023-12-22"),
+        ("000", "November", "2023-11"),
+        ("000", "Christmas Eve", "2023-12-24"),
+        ("000", "earlier this week", "2023-W52"),
+        ("001", "last week", "2023-W51"),
+        ("001", "2024", "2024"),
+        ("002", "Sunday", "2023-12-24"),
+        ("002", "next year", "2024"),
+    ],
+)
+def test_dates_with_published_at(seed_facts, seed: str, text: str, value: str) -> None:
+    assert {d.text: d.value for d in seed_facts[seed].dates}[text] == value
+
+
+def test_dates_without_published_at(extractor) -> None:
+    facts = extractor.extract(article("000", published_at=None))
+    values = {d.text: d.value for d in facts.dates}
+    assert values["Wednesday"] is None
+    assert values["November"] is None
+    assert values["2022"] == "2022"
+
+
+def test_durations_and_frequencies_are_not_dates(seed_facts) -> None:
+    texts = {d.text for f in seed_facts.values() for d in f.dates}
+    assert not texts & {"32 hours", "months", "each day", "every day"}
+
+
+# --- the API ---------------------------------------------------------------------------------------
+
+
+def test_extract_equals_extract_many(extractor, seed_facts) -> None:
+    assert extractor.extract(article("002")) == seed_facts["002"]
+
+
+def test_empty_article(extractor) -> None:
+    assert extractor.extract(snippet("", "")) == Facts()
+
+
+def test_bad_model_name_says_how_to_fix() -> None:
+    with pytest.raises(ValueError, match="installed spaCy package"):
+        FactExtractor(model="")
