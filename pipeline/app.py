@@ -21,6 +21,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT, StreamT
+from mode.supervisors import CrashingSupervisor
 
 from pipeline import metrics
 from pipeline.codec import decode, encode
@@ -48,7 +49,6 @@ ALIAS_TABLE = "entity_aliases"
 STORY_TABLE = "story_state"
 # Dead letters keep the original message, cut to this size (the full message may be what broke things).
 DEADLETTER_PAYLOAD_BYTES = 64 * 1024
-FACTS_BATCH = 16
 
 
 def raw_topic(feed: str) -> str:
@@ -96,6 +96,9 @@ def faust_config(settings: Settings, app_id: str, store: str) -> dict[str, Any]:
         "producer_max_request_size": kafka.max_message_bytes,
         "web_enabled": False,
         "autodiscover": False,
+        # An agent that raises is a bug: stop the worker, so its supervisor restarts it and it resumes from
+        # the committed offsets, rather than leave a live process that no longer processes anything.
+        "agent_supervisor": CrashingSupervisor,
     }
     if kafka.session_timeout_s is not None:
         config["broker_session_timeout"] = kafka.session_timeout_s
@@ -147,9 +150,12 @@ def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactE
     stories_topic = app.topic(STORIES, partitions=partitions, value_serializer="raw", key_serializer="raw")
     deadletter = app.topic(DEADLETTER, partitions=partitions, value_serializer="raw", key_serializer="raw")
 
-    dedupe_table = app.Table(DEDUPE_TABLE, partitions=1, key_serializer="json", value_serializer="json")
-    alias_table = app.Table(ALIAS_TABLE, partitions=1, key_serializer="json", value_serializer="json")
-    story_table = app.Table(STORY_TABLE, partitions=1, key_serializer="json", value_serializer="json")
+    # Table keys are article, alias and story ids; values are the cores' JSON-able exports.
+    json_schema = faust.Schema(key_type=str, value_type=dict, key_serializer="json", value_serializer="json")
+    dedupe_table = app.Table(DEDUPE_TABLE, partitions=1, schema=json_schema)
+    alias_table = app.Table(ALIAS_TABLE, partitions=1, schema=faust.Schema(
+        key_type=str, value_type=str, key_serializer="json", value_serializer="json"))
+    story_table = app.Table(STORY_TABLE, partitions=1, schema=json_schema)
 
     dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
     index = DuplicateIndex(
@@ -228,25 +234,17 @@ def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactE
 
     @app.agent(deduped, name="facts")
     async def facts_agent(stream: StreamT) -> None:
-        # Batches feed spaCy's nlp.pipe, which is several times faster per article than one at a time.
-        async for events in stream.take_events(FACTS_BATCH, within=0.05):
-            articles: list[DedupedArticle] = []
-            for event in events:
-                metrics.RECORDS_IN.labels("facts").inc()
-                try:
-                    articles.append(decode(DedupedArticle, event.value))
-                except ValueError as error:
-                    await send_dead_letter("facts", f"not a DedupedArticle: {error}", event)
-            if not articles:
-                continue
+        # One article at a time: its paragraphs already go through spaCy's nlp.pipe as one batch, and the
+        # alias table (like every rocksdb-backed table) is written inside the event's own context.
+        async def handle(article: DedupedArticle, event: EventT) -> None:
             started = time.perf_counter()
-            extracted = extractor.extract_many(articles)
-            elapsed = (time.perf_counter() - started) / len(articles)
-            for article, facts in zip(articles, extracted, strict=True):
-                metrics.STAGE_SECONDS.labels("facts").observe(elapsed)
-                record = FactsArticle(**dict(article), facts=facts)
-                await facts_topic.send(key=article.article_id.encode("utf-8"), value=encode(record))
-                metrics.RECORDS_OUT.labels("facts", "ok").inc()
+            facts = extractor.extract(article)
+            metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
+            record = FactsArticle(**dict(article), facts=facts)
+            await facts_topic.send(key=event.message.key, value=encode(record))
+            metrics.RECORDS_OUT.labels("facts", "ok").inc()
+
+        await forward("facts", stream, DedupedArticle, handle)
 
     @app.agent(facts_topic, name="stories")
     async def stories_agent(stream: StreamT) -> None:

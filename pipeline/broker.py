@@ -53,6 +53,15 @@ def wait_for_broker(kafka: KafkaSettings, timeout: float = 30.0) -> None:
     """Return once the broker answers a metadata request; raise TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
+    host, _, port = kafka.servers().split(",")[0].rpartition(":")
+    # Wait for the port first: kafka-python logs every refused connection as an error.
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host or "localhost", int(port)), timeout=1).close()
+            break
+        except OSError as error:
+            last = error
+            time.sleep(0.05)
     while time.monotonic() < deadline:
         try:
             admin = KafkaAdminClient(**client_config(kafka), request_timeout_ms=5000)
@@ -92,11 +101,12 @@ def create_topics(kafka: KafkaSettings, topics: dict[str, int]) -> list[str]:
                 created.append(topic.name)
         described = admin.describe_topics(list(topics))
         for description in described:
-            want = topics[description["topic"]]
-            have = len(description["partitions"])
+            # kafka-python 3 names the field "name"; 2.x named it "topic".
+            name = description.get("name") or description.get("topic")
+            want, have = topics[name], len(description["partitions"])
             if have != want:
                 raise RuntimeError(
-                    f"topic {description['topic']} has {have} partitions, copydesk needs {want}: "
+                    f"topic {name} has {have} partitions, copydesk needs {want}: "
                     "delete it or point copydesk at a fresh cluster"
                 )
         return created

