@@ -104,6 +104,8 @@ def faust_config(settings: Settings, app_id: str, store: str) -> dict[str, Any]:
         config["broker_session_timeout"] = kafka.session_timeout_s
     if kafka.heartbeat_interval_s is not None:
         config["broker_heartbeat_interval"] = kafka.heartbeat_interval_s
+    if kafka.producer_max_batch_bytes is not None:
+        config["producer_max_batch_size"] = kafka.producer_max_batch_bytes
     return config
 
 

@@ -24,7 +24,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from pipeline.broker import EmbeddedBroker, client_config, create_topics
 from pipeline.settings import Settings
@@ -35,6 +34,9 @@ REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 # make a worker join in ~3 s instead of 30 s. Real Kafka keeps faust's defaults.
 EMBEDDED_SESSION_TIMEOUT_S = 6.0
 EMBEDDED_HEARTBEAT_S = 1.0
+# tansu reports a partition's end offset as the start of its newest batch; one record per batch keeps
+# faust's changelog recovery consistent after a restart (see KafkaSettings.producer_max_batch_bytes).
+EMBEDDED_PRODUCER_BATCH_BYTES = 1
 
 
 def _settings(bootstrap_servers: str | None = None, **kafka: Any) -> Settings:
@@ -71,6 +73,7 @@ def worker(bootstrap_servers: str | None, loglevel: str) -> None:
     from pipeline.metrics import serve_metrics
 
     settings = _settings(bootstrap_servers)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     serve_metrics(settings.metrics.worker_port, settings.metrics.host)
     pipeline = build_app(settings)
     faust.Worker(pipeline.app, loglevel=loglevel, quiet=True).execute_from_commandline()
@@ -90,6 +93,7 @@ def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> 
     settings = _settings(bootstrap_servers)
     if out_dir is not None:
         settings = settings.model_copy(update={"sink": settings.sink.model_copy(update={"out_dir": out_dir})})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     serve_metrics(settings.metrics.sink_port, settings.metrics.host)
     store = SinkStore(settings.sink.out_dir / "copydesk.db")
     try:
@@ -275,6 +279,7 @@ def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, boots
                 feeds=[feed],
                 session_timeout_s=EMBEDDED_SESSION_TIMEOUT_S,
                 heartbeat_interval_s=EMBEDDED_HEARTBEAT_S,
+                producer_max_batch_bytes=EMBEDDED_PRODUCER_BATCH_BYTES,
             )
         # A fresh broker needs fresh local state: old rocksdb tables would remember the last run's articles.
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="copydesk-state-")))
@@ -311,6 +316,8 @@ def _child_env(settings: Settings, data_dir: Path, out_dir: Path) -> dict[str, s
         env["COPYDESK_KAFKA__SESSION_TIMEOUT_S"] = str(kafka.session_timeout_s)
     if kafka.heartbeat_interval_s is not None:
         env["COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S"] = str(kafka.heartbeat_interval_s)
+    if kafka.producer_max_batch_bytes is not None:
+        env["COPYDESK_KAFKA__PRODUCER_MAX_BATCH_BYTES"] = str(kafka.producer_max_batch_bytes)
     return env
 
 
@@ -336,31 +343,39 @@ def _wait_for_sink(store: Any, expected: set[str], processes: dict[str, tuple[su
 
 def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
     articles = store.articles()
-    table = Table(title="Articles", show_lines=False)
-    for column in ("article", "headline", "relation", "of", "story", "entities", "quantities", "quotes"):
-        table.add_column(column, overflow="fold")
+    stories = store.stories()
+    console.rule("articles")
     for a in articles:
-        table.add_row(
-            a.article_id, a.headline[:60], a.dedup.relation, a.dedup.of or "", a.story_id,
-            str(len(a.facts.entities)), str(len(a.facts.quantities)), str(len(a.facts.quotes)),
+        relation = a.dedup.relation + (f" of {a.dedup.of} ({a.dedup.similarity:.2f})" if a.dedup.of else "")
+        console.print(f"[bold]{a.article_id}[/]  {a.headline}")
+        console.print(
+            f"    source {a.source or '?'} · {relation} · {a.story_id} · {len(a.facts.entities)} entities, "
+            f"{len(a.facts.quantities)} quantities, {len(a.facts.quotes)} quotes, {len(a.facts.dates)} dates",
+            highlight=False,
         )
-    console.print(table)
-    for story in store.stories():
-        console.rule(f"story {story.story_id}: {story.title}")
-        console.print(f"articles: {', '.join(story.article_ids)}")
-        console.print(f"sources:  {', '.join(story.sources)}")
+    for story in stories:
+        console.rule(f"story {story.story_id}")
+        console.print(f"[bold]{story.title}[/]")
+        console.print(f"    {len(story.article_ids)} articles: {', '.join(story.article_ids)}", highlight=False)
+        console.print(f"    sources: {', '.join(story.sources) or '?'}", highlight=False)
+        entities = ", ".join(e.canonical for e in story.top_entities[:8])
+        console.print(f"    top entities: {entities}", highlight=False)
         for claim in story.conflicts:
-            values = "; ".join(f"{v.text} ({', '.join(v.article_ids)})" for v in claim.values)
-            console.print(f"[red]conflict[/] {claim.claim}: {values}")
+            values = "; ".join(f"{v.text} [{', '.join(v.article_ids)}]" for v in claim.values)
+            console.print(f"    [red]conflict[/] {claim.claim}: {values}", highlight=False)
         for claim in story.corroborated:
-            values = "; ".join(f"{v.text} ({', '.join(v.sources)})" for v in claim.values)
-            console.print(f"[green]corroborated[/] {claim.claim}: {values}")
+            values = "; ".join(f"{v.text} [{', '.join(v.sources) or ', '.join(v.article_ids)}]" for v in claim.values)
+            console.print(f"    [green]corroborated[/] {claim.claim}: {values}", highlight=False)
     dead = store.dead_letters()
     if dead:
-        console.print(f"[yellow]{len(dead)} dead letters[/]: " + "; ".join(f"{d.key}: {d.error}" for d in dead[:5]))
+        console.rule("dead letters")
+        for letter in dead:
+            console.print(f"    {letter.key}: {letter.stage}: {letter.error}", highlight=False)
+    console.rule()
     console.print(
-        f"done in {seconds:.1f}s: {len(articles)} articles, {len(store.stories())} stories -> "
-        f"{out_dir / 'enriched.jsonl'}, {out_dir / 'stories.jsonl'}, {out_dir / 'copydesk.db'}"
+        f"done in {seconds:.1f}s: {len(articles)} articles, {len(stories)} stories, {len(dead)} dead letters -> "
+        f"{out_dir / 'enriched.jsonl'}, {out_dir / 'stories.jsonl'}, {out_dir / 'copydesk.db'}",
+        highlight=False,
     )
 
 

@@ -27,6 +27,10 @@ class KafkaSettings(BaseModel):
     # tansu holds each group join for half the session timeout.
     session_timeout_s: float | None = None
     heartbeat_interval_s: float | None = None
+    # None keeps faust's default. The embedded broker sets 1 (one record per batch): tansu answers
+    # end-offset requests with the start of the newest batch, which would make faust's changelog recovery
+    # see a persisted offset past the end and refuse to start.
+    producer_max_batch_bytes: int | None = Field(default=None, ge=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

@@ -1,7 +1,8 @@
 """Story tagging: file every article under a story across all feeds, and keep a snapshot of each story.
 
 The pure core of the stories stage: no Kafka, no faust, no metrics. ``StoryIndex.tag(article)`` assigns the
-article to an open story (or starts one) and returns the story's new ``StorySnapshot``.
+article to an open story (or starts one) and returns the story's new ``StorySnapshot``;
+``StoryIndex.drain_closed()`` then lists the stories that closed meanwhile, whose stored state can go.
 
 Tagging is online news-stream clustering after Miranda et al. (2018), "Multilingual Clustering of Streaming
 News": one pass in arrival order, each article compared with the centroid of every candidate story in three
@@ -11,12 +12,15 @@ Document frequencies are counted over the articles of the open stories, so they 
 rebuilt exactly from the stories' exported states after a restart.
 
 Quantity claims are grouped per story by what they measure (the unit, or the counted noun with people-like
-nouns as one class, a per-day/per-week rate apart) and by the words around the number, so that "a caravan
-of about 7,000 people" and "roughly 7,000 migrants ... caravan" are one claim while "10,000 people a day" is
-another. A claim is a conflict when two articles report values whose ranges (from their qualifiers: "about"
-is +-15%, "up to X" is [0, X], "more than X" is [X, inf), ...) do not overlap, and corroborated when one value
-is reported by two or more independent reports: copies, paraphrases and updates of an article (per
-``dedup``) and articles of the same outlet count as one report.
+nouns as one class, a per-day/per-week rate apart, "people apprehended" with "apprehensions") and by the
+words around the number, so that "a caravan of about 7,000 people" and "roughly 7,000 migrants ...
+caravan" are one claim while "10,000 people a day" is another. A value more than ten times outside a
+claim's range joins it only when the context agrees strongly: "two million people apprehended" is not a
+caravan's size. A claim is a conflict when two articles report values whose ranges (from their qualifiers:
+"about" is +-15%, "up to X" is [0, X], "more than X" is [X, inf), ...) do not overlap, and corroborated when
+one value is reported by two or more independent reports: copies, paraphrases and updates of an article (per
+``dedup``) and articles of the same outlet count as one report; an article that names no outlet is a report
+of its own, but lists no source.
 """
 
 from __future__ import annotations
@@ -152,8 +156,12 @@ _LOWER = ("more than", "over", "at least", "exceeded", "exceeding", "in excess o
 # Reported round numbers are rarely exact; +-5% keeps "7,000" and "7,100" one value's worth apart.
 _EXACT_TOLERANCE = 0.05
 _APPROX_TOLERANCE = 0.15
-# Cosine of a quantity's context words with a claim's, above which the quantity joins that claim.
+# Cosine of a quantity's context words with a claim's, above which the quantity joins that claim. A value
+# more than _MAGNITUDE times outside the claim's range ("two million apprehended" against "a caravan of 7,000
+# people") is a different figure unless its context agrees strongly: a shared setting is not enough.
 _CLAIM_JOIN = 0.08
+_CLAIM_JOIN_FAR = 0.75
+_MAGNITUDE = 10.0
 
 
 def _qualifier_of(q: Quantity) -> str:
@@ -201,6 +209,18 @@ def _previous_sentence(body: str, sentence: str) -> str:
     return pieces[-1] if pieces else ""
 
 
+def _participle_after(tokens: list[tuple[str, int, int]], j: int) -> str | None:
+    """Return the participle at ``j``, past up to two auxiliaries ('were apprehended'), else None."""
+    end = j + 3
+    while j < len(tokens) and j < end and tokens[j][0].lower() in _AUX:
+        j += 1
+    if j < len(tokens) and j < end:
+        word = tokens[j][0].lower()
+        if word.endswith("ed") and word not in _EPISTEMIC and len(word) > 4:
+            return word
+    return None
+
+
 def _mention(q: Quantity, body: str) -> dict[str, Any]:
     """Return what a quantity measures (``cls``) and the weighted stems of its context (``ctx``)."""
     sentence = q.sentence or q.text
@@ -228,16 +248,18 @@ def _mention(q: Quantity, body: str) -> dict[str, Any]:
     kind_word = unit or counted or ""
     kind = _lemma(kind_word.split()[-1]) if kind_word else "number"
     base = "people" if kind in _PEOPLE_LEMMAS else kind
+    pred = None
 
     if base == "people":
-        # "190,000 people were apprehended" counts apprehensions, as "190,000 apprehensions" does.
-        j = last + 1
-        while j < len(tokens) and j <= last + 3 and tokens[j][0].lower() in _AUX:
-            j += 1
-        if j < len(tokens) and j <= last + 3:
-            word = tokens[j][0].lower()
-            if word.endswith("ed") and word not in _EPISTEMIC and len(word) > 4:
-                base = _stem(word)
+        # "190,000 people were apprehended" counts apprehensions, as "190,000 apprehensions" does; so does
+        # "the number of people apprehended ... exceeded two million", where the noun comes before the number.
+        after = _participle_after(tokens, last + 1)
+        in_span = any(t.lower() == counted for t, _, _ in tokens[first : last + 1])
+        if after is None and counted and not in_span:
+            noun = [i for i, (t, _, _) in enumerate(tokens[:first]) if t.lower() == counted]
+            after = _participle_after(tokens, noun[-1] + 1) if noun else None
+        if after is not None:
+            base, pred = _stem(after), after
     else:
         base = _stem(base) if unit is None else base
 
@@ -279,6 +301,7 @@ def _mention(q: Quantity, body: str) -> dict[str, Any]:
         "cls": cls,
         "unit": q.unit,
         "counted": q.counted or counted,
+        "pred": pred,
         "ctx": ctx,
         "words": words,
         "value": q.value,
@@ -300,16 +323,17 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[dict[str, Any]]) -> None:
     """Add an article's quantity mentions to a story's claims: each joins the closest claim of its class."""
     for m in mentions:
-        best, best_sim = None, _CLAIM_JOIN
+        best, best_sim = None, 0.0
         for claim in claims:
             if claim["cls"] != m["cls"]:
                 continue
             sim = _cosine(m["ctx"], claim["ctx"])
-            if sim >= best_sim and (best is None or sim > best_sim):
+            floor = _CLAIM_JOIN_FAR if _is_far(m, claim["values"]) else _CLAIM_JOIN
+            if sim >= floor and (best is None or sim > best_sim):
                 best, best_sim = claim, sim
         if best is None:
-            best = {"cls": m["cls"], "unit": m["unit"], "counted": m["counted"], "ctx": {}, "words": {},
-                    "values": []}
+            best = {"cls": m["cls"], "unit": m["unit"], "counted": m["counted"], "pred": m["pred"], "ctx": {},
+                    "words": {}, "values": []}
             claims.append(best)
         for st, w in m["ctx"].items():
             best["ctx"][st] = best["ctx"].get(st, 0.0) + w
@@ -327,8 +351,25 @@ def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[di
                                    "text": m["text"], "article_ids": [article_id]})
 
 
+def _is_far(m: dict[str, Any], values: list[dict[str, Any]]) -> bool:
+    """Return True when a mention's value lies more than _MAGNITUDE times outside the range of ``values``.
+
+    Only positive numbers have a magnitude to compare; a zero or a negative change is never far.
+    """
+    lo, hi = min(m["value"], m["high"] or m["value"]), max(m["value"], m["high"] or m["value"])
+    if lo <= 0 or not values:
+        return False
+    c_lo = min(min(v["value"], v["high"] or v["value"]) for v in values)
+    c_hi = max(max(v["value"], v["high"] or v["value"]) for v in values)
+    if c_lo <= 0:
+        return False
+    return lo > c_hi * _MAGNITUDE or hi * _MAGNITUDE < c_lo
+
+
 def _claim_label(claim: dict[str, Any]) -> str:
     head = claim["unit"] or claim["counted"] or claim["cls"]
+    if claim.get("pred"):  # "people apprehended": the participle is what the claim counts
+        head = f"{head} {claim['pred']}"
     cls = claim["cls"]
     if "/" in cls:
         head = f"{head} per {cls.split('/', 1)[1]}"
@@ -367,7 +408,13 @@ class StoryIndex:
     """The open stories and the index to find the one an article belongs to.
 
     ``tag`` is the only mutating call in the stream; ``export_state``/``restore`` let a caller persist the
-    stories (one JSON-able dict each) and rebuild an index that makes the same decisions.
+    stories (one JSON-able dict each) and rebuild an index that makes the same decisions, and ``drain_closed``
+    says which persisted stories to forget. A caller that keeps a table keyed by story id does, per article::
+
+        snapshot = index.tag(article)
+        for story_id in index.drain_closed():
+            table.pop(story_id, None)
+        table[snapshot.story_id] = index.export_state(snapshot.story_id)
     """
 
     def __init__(
@@ -395,6 +442,7 @@ class StoryIndex:
         self._seq = 0
         self._clock: datetime | None = None
         self._by_age: list[tuple[float, int, str]] = []  # (last_ts, seq, story_id), stale entries skipped
+        self._closed: dict[str, None] = {}  # closed since the last drain_closed, in closing order
 
     # --- public API ---------------------------------------------------------------------------------
 
@@ -432,6 +480,17 @@ class StoryIndex:
         self._add(story, article, vectors, ts)
         return self._snapshot(story)
 
+    def drain_closed(self) -> list[str]:
+        """Return the ids of the stories closed since the last call: quiet, evicted or dropped by ``restore``.
+
+        Call it after every ``tag`` (and after ``restore``) and delete those ids from wherever the states are
+        kept: they will never be exported again. An id whose story is open again (a redelivered first article
+        starts a story with the same id) is left out, so deleting every returned id is always safe.
+        """
+        closed = [sid for sid in self._closed if sid not in self._stories]
+        self._closed.clear()
+        return closed
+
     def export_state(self, story_id: str) -> dict[str, Any]:
         """Return the JSON-able state of one open story; raise KeyError for an unknown or closed story."""
         s = self._stories[story_id]
@@ -452,7 +511,8 @@ class StoryIndex:
         """Replace the index with the stories in ``states`` (from ``export_state``), closing the stale ones.
 
         Give it every state the caller kept: the stream clock is the latest article time among them, and the
-        stories that were closed (quiet or evicted) when they were exported are closed again here.
+        stories that were closed (quiet or evicted) when they were exported are closed again here and
+        reported by the next ``drain_closed``.
         """
         self._reset()
         stories = []
@@ -475,7 +535,10 @@ class StoryIndex:
         live = [s for s in stories if self._clock - s.last_ts <= self.quiet]
         # Stories were evicted least recently updated first, so the survivors are the most recent ones.
         live.sort(key=lambda s: (s.last_ts, s.seq))
-        for s in sorted(live[-self.max_open_stories :], key=lambda s: s.seq):
+        live = live[-self.max_open_stories :]
+        kept = {s.story_id for s in live}
+        self._closed.update((s.story_id, None) for s in stories if s.story_id not in kept)
+        for s in sorted(live, key=lambda s: s.seq):
             self._stories[s.story_id] = s
             self._n += len(s.articles)
             for a in s.articles:
@@ -568,6 +631,7 @@ class StoryIndex:
                 "source": article.source,
                 "feed": article.feed,
                 "headline": article.headline,
+                "cut_lede": _is_cut_lede(article.headline, article.body),
                 "ts": ts.isoformat(),
                 "relation": article.dedup.relation,
                 "of": article.dedup.of,
@@ -645,6 +709,7 @@ class StoryIndex:
         if sid is None:
             return
         s = self._stories.pop(sid)
+        self._closed[sid] = None
         self._n -= len(s.articles)
         for a in s.articles:
             if self._story_of.get(a["id"]) == sid:
@@ -666,10 +731,10 @@ class StoryIndex:
 
     def _snapshot(self, s: _Story) -> StorySnapshot:
         arts = s.articles
-        outlet = {a["id"]: a["source"] or a["feed"] for a in arts}
+        # A feed is not an outlet: an article that names none adds no source (it still counts as its own
+        # report in ``_reports`` unless dedup ties it to another).
+        outlet = {a["id"]: a["source"] for a in arts if a["source"]}
         report = _reports(arts)
-        originals = (a["headline"] for a in arts if a["relation"] not in _SPIN_RELATIONS)
-        title = next(originals, arts[0]["headline"])
         ranked = sorted(enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0]))[:_TOP_ENTITIES]
         top = [
             StoryEntity(entity_id=eid, canonical=c, label=lab, articles=n) for _, (eid, (c, lab, n)) in ranked
@@ -683,7 +748,8 @@ class StoryIndex:
                 values.append(
                     ClaimValue(
                         value=v["value"], high=v["high"], qualifier=v["qualifier"], text=v["text"],
-                        article_ids=list(ids), sources=list(dict.fromkeys(outlet[i] for i in ids)),
+                        article_ids=list(ids),
+                        sources=list(dict.fromkeys(outlet[i] for i in ids if i in outlet)),
                         independent_reports=len({report[i] for i in ids}),
                     )
                 )
@@ -698,7 +764,7 @@ class StoryIndex:
                 corroborated.append(fc.model_copy(update={"values": agreed}))
         return StorySnapshot(
             story_id=s.story_id,
-            title=title,
+            title=_title(arts),
             first_seen=s.first_ts,
             last_updated=s.last_ts,
             article_ids=[a["id"] for a in arts],
@@ -708,6 +774,28 @@ class StoryIndex:
             conflicts=conflicts,
             corroborated=corroborated,
         )
+
+
+def _title(articles: list[dict[str, Any]]) -> str:
+    """Return the story's headline: the first of an original article, else of any, real headlines first.
+
+    A headline that normalize cut from the lead sentence ("Secretary of State ... on Wednesday…") is only
+    used when no article has a real one.
+    """
+    ranked = sorted(
+        range(len(articles)),
+        key=lambda i: (articles[i].get("cut_lede", False), articles[i]["relation"] in _SPIN_RELATIONS, i),
+    )
+    return articles[ranked[0]]["headline"]
+
+
+def _is_cut_lede(headline: str, body: str) -> bool:
+    """Return True when the headline is the body's first words cut off with an ellipsis (no real headline)."""
+    head = headline.rstrip()
+    if not head.endswith(("…", "...")):
+        return False
+    stem = " ".join(head.rstrip(".…").split())
+    return bool(stem) and stem in " ".join(body[: len(head) + 400].split())
 
 
 def _reports(articles: list[dict[str, Any]]) -> dict[str, str]:
@@ -750,8 +838,8 @@ def _is_conflict(values: list[dict[str, Any]]) -> bool:
 def _copy_claims(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "cls": c["cls"], "unit": c["unit"], "counted": c["counted"], "ctx": dict(c["ctx"]),
-            "words": dict(c["words"]),
+            "cls": c["cls"], "unit": c["unit"], "counted": c["counted"], "pred": c.get("pred"),
+            "ctx": dict(c["ctx"]), "words": dict(c["words"]),
             "values": [{**v, "article_ids": list(v["article_ids"])} for v in c["values"]],
         }
         for c in claims

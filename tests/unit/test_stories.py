@@ -3,6 +3,9 @@
 The fixtures are what the facts stage should produce for seeds/000..004: the real bodies and headlines, the
 real sentences and quantities, and the entities a good NER would find. Dedup relations are those of the seed
 set: 001 paraphrases 000, 003 updates 000, 004 paraphrases 002.
+
+fixtures/seeds_facts.jsonl holds what the facts stage did produce for the same seeds in a real pipeline run
+(``copydesk run``: its enriched.jsonl without ``story_id`` and ``processed_at``), quantities as extracted.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pipeline.stories import StoryIndex, _interval
 from schemas.models import Dedup, Entity, Facts, FactsArticle, Quantity, StorySnapshot
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SEEDS_FACTS = Path(__file__).resolve().parent / "fixtures" / "seeds_facts.jsonl"
 ECBPLUS = Path("/work/shared/data/ecbplus_dev.jsonl")
 T0 = datetime(2023, 12, 27, 9, 0, tzinfo=UTC)
 
@@ -172,6 +176,12 @@ def football(article_id: str = "f001", hours: float = 10.0) -> FactsArticle:
     )
 
 
+def real_seed_articles() -> list[FactsArticle]:
+    """The facts stage's real output for seeds/000..004, in seed order (000, 001, 002, 003, 004)."""
+    lines = SEEDS_FACTS.read_text(encoding="utf-8").splitlines()
+    return [FactsArticle.model_validate_json(line) for line in lines]
+
+
 def run(index: StoryIndex, articles: list[FactsArticle]) -> list[StorySnapshot]:
     return [index.tag(a) for a in articles]
 
@@ -197,7 +207,7 @@ def test_five_versions_of_one_story_join_one_story(story: StorySnapshot) -> None
     assert story.title == "Antony Blinken leads officials to Mexico as US seeks to stem migration"
     assert story.first_seen == T0
     assert story.last_updated == T0 + timedelta(hours=9)
-    assert story.sources == ["BBC News", "seeds", "24World Media"]  # 001 and 004 name no outlet: the feed
+    assert story.sources == ["BBC News", "24World Media"]  # 001 and 004 name no outlet; "seeds" is a feed
     top = {e.canonical: e.articles for e in story.top_entities}
     assert top["Antony Blinken"] == 5
     assert top["Andrés Manuel López Obrador"] == 5
@@ -259,6 +269,32 @@ def test_redelivery_returns_the_same_story_and_does_not_double() -> None:
     assert again.article_ids.count("a002") == 1
     assert index.story_of("a002") == last.story_id
     assert index.story_of("never-seen") is None
+
+
+def test_title_skips_a_headline_cut_from_the_lead_sentence() -> None:
+    """002 has no headline of its own: normalize cut one from its lede ("... on Wednesday…")."""
+    _, _, r002, _, r004 = real_seed_articles()
+    assert r002.headline.endswith("…") and r004.dedup.relation == "paraphrase"
+    assert StoryIndex().tag(r002).title == r002.headline  # the only headline there is
+    index = StoryIndex()
+    index.tag(r002)
+    assert index.tag(r004).title == "Blinken heads to Mexico as migrant caravan moves toward US border"
+
+
+@pytest.mark.parametrize(
+    ("headline", "title"),
+    [
+        ("Secretary of State Antony J. Blinken and other top American officials were…", "Blinken in Mexico"),
+        ("Secretary of State Antony J. Blinken and other top American...", "Blinken in Mexico"),
+        ("Wait for it…", "Wait for it…"),  # ends with an ellipsis but is not the lede: a real headline
+    ],
+)
+def test_title_prefers_a_real_headline(headline: str, title: str) -> None:
+    first = seed_article(2, "a002", headline_line=False, source="24World Media")
+    first = first.model_copy(update={"headline": headline})
+    later = seed_article(4, "a004", relation="paraphrase", of="a002", hours=1)
+    later = later.model_copy(update={"headline": "Blinken in Mexico"})
+    assert run(StoryIndex(), [first, later])[-1].title == title
 
 
 # --- state ----------------------------------------------------------------------------------------------
@@ -335,6 +371,88 @@ def test_oldest_stories_are_evicted_beyond_max_open_stories() -> None:
     assert index.story_of("f001") not in {None, blinken}
 
 
+def test_restore_accepts_states_exported_before_cut_ledes_and_predicates_were_kept() -> None:
+    """Changelogs written by the previous release lack ``cut_lede`` (articles) and ``pred`` (claims)."""
+    articles = seed_articles()
+    live = StoryIndex()
+    run(live, articles[:3])
+    state = json.loads(json.dumps(live.export_state(live.story_of("a000"))))
+    for article in state["articles"]:
+        del article["cut_lede"]
+    for claim in state["claims"]:
+        del claim["pred"]
+    restored = StoryIndex()
+    restored.restore([state])
+    assert [s.model_dump() for s in run(restored, articles[3:])] == [s.model_dump() for s in run(live, articles[3:])]
+
+
+def test_drain_closed_reports_stories_that_went_quiet_once() -> None:
+    index = StoryIndex(quiet_hours=72.0)
+    blinken = index.tag(seed_articles()[0]).story_id
+    assert index.drain_closed() == []
+    index.tag(football(hours=100))
+    assert index.drain_closed() == [blinken]
+    assert index.drain_closed() == []
+
+
+def test_drain_closed_reports_evicted_stories() -> None:
+    index = StoryIndex(max_open_stories=1)
+    blinken = index.tag(seed_articles()[0]).story_id
+    index.tag(football())
+    assert index.drain_closed() == [blinken]
+
+
+def test_drain_closed_reports_the_stories_restore_dropped() -> None:
+    index = StoryIndex(quiet_hours=72.0)
+    old = index.tag(seed_articles()[0]).story_id
+    old_state = index.export_state(old)
+    new = index.tag(football(hours=100)).story_id
+    restored = StoryIndex(quiet_hours=72.0)
+    restored.restore([old_state, index.export_state(new)])
+    assert restored.drain_closed() == [old]
+
+
+def test_drain_closed_leaves_out_a_story_open_again_under_the_same_id() -> None:
+    index = StoryIndex(quiet_hours=72.0)
+    a000 = seed_articles()[0]
+    blinken = index.tag(a000).story_id
+    index.tag(football(hours=100))  # closes the Blinken story
+    assert index.tag(a000).story_id == blinken  # redelivered after its story closed: a new story, same id
+    assert index.drain_closed() == []  # deleting it now would lose the story just written
+
+
+def keep_table(index: StoryIndex, articles: list[FactsArticle]) -> dict[str, dict]:
+    """Do what the stories agent does with its table, and check it holds exactly the open stories."""
+    table: dict[str, dict] = {}
+    for article in articles:
+        snapshot = index.tag(article)
+        for story_id in index.drain_closed():
+            table.pop(story_id, None)
+        table[snapshot.story_id] = index.export_state(snapshot.story_id)
+        assert len(table) == index.open_stories
+    return table
+
+
+def test_a_table_kept_with_drain_closed_holds_only_open_stories() -> None:
+    articles = [*seed_articles(), football("f001", hours=100), football("f002", hours=101)]
+    table = keep_table(StoryIndex(quiet_hours=72.0), articles)
+    assert [state["articles"][0]["id"] for state in table.values()] == ["f001"]
+
+
+def test_a_table_kept_with_drain_closed_stays_bounded_on_a_long_stream() -> None:
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, _ = ecbplus_articles(limit=300)
+    index = StoryIndex(max_open_stories=8)
+    table = keep_table(index, articles[:200])
+    assert len(table) == 8
+    restored = StoryIndex(max_open_stories=8)
+    restored.restore(table.values())
+    assert restored.drain_closed() == []
+    later = articles[200:]
+    assert [restored.tag(a).story_id for a in later] == [index.tag(a).story_id for a in later]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -407,6 +525,55 @@ def test_same_outlet_counts_once() -> None:
     assert snapshot.corroborated == []
 
 
+def test_articles_without_an_outlet_add_no_source_but_count_as_reports() -> None:
+    a000, _, a002, *_ = seed_articles()
+    anonymous = a002.model_copy(update={"source": None})  # unique, names no outlet: a report of its own
+    snapshot = run(StoryIndex(), [a000, anonymous])[-1]
+    assert snapshot.sources == ["BBC News"]
+    (value,) = claim_with(snapshot.corroborated, 190000).values
+    assert value.independent_reports == 2
+    assert value.sources == ["BBC News"]
+    alone = StoryIndex().tag(anonymous)
+    assert alone.sources == []
+    assert all(v.sources == [] for claim in alone.facts for v in claim.values)
+
+
+CHIAPAS = "Officials in Chiapas said they expected the group to split up before it reached the border."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quantity", "same_claim"),
+    [
+        # A shared setting ("southern Mexico", "US border") does not make two million a caravan's size.
+        ("More than two million people live in southern Mexico near the US border.",
+         ("More than two million people", 2e6, "more than", None, "people"), False),
+        # A similar value in a similar context is the same figure, reported differently: a conflict.
+        ("Local officials said the caravan crossing southern Mexico has around 3,000 people.",
+         ("around 3,000 people", 3000, "around", None, "people"), True),
+        # Ten times off, but in the very same words: a disagreement (or a typo) about the same figure.
+        ("A caravan of about 80,000 people is crossing southern Mexico toward the US border, a report says.",
+         ("about 80,000 people", 80000, "about", None, "people"), True),
+    ],
+)
+def test_values_far_outside_a_claim_join_it_only_on_strong_context(
+    sentence: str, quantity: tuple, same_claim: bool
+) -> None:
+    first = make_article(
+        "c001", "Caravan crosses Mexico",
+        "A caravan of about 7,000 people is crossing southern Mexico toward the US border.\n" + CHIAPAS,
+        source="Wire", quantities=(("about 7,000 people", 7000, "about", None, "people"),),
+    )
+    second = make_article(
+        "c002", "Caravan crosses Mexico", sentence + "\n" + CHIAPAS, source="Other Wire", hours=1,
+        quantities=(quantity,),
+    )
+    snapshot = run(StoryIndex(), [first, second])[-1]
+    assert snapshot.article_ids == ["c001", "c002"]
+    caravan = claim_with(snapshot.facts, 7000)
+    assert (quantity[1] in {v.value for v in caravan.values}) is same_claim
+    assert (caravan in snapshot.conflicts) is same_claim
+
+
 @pytest.mark.parametrize(
     ("a", "b", "disagree"),
     [
@@ -424,6 +591,51 @@ def test_same_outlet_counts_once() -> None:
 def test_qualifiers_set_the_range_of_a_value(a: tuple, b: tuple, disagree: bool) -> None:
     (lo_a, hi_a), (lo_b, hi_b) = _interval(*a), _interval(*b)
     assert (hi_a < lo_b or hi_b < lo_a) is disagree
+
+
+# --- the facts stage's real output for the seeds --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_story() -> StorySnapshot:
+    snapshots = run(StoryIndex(), real_seed_articles())
+    assert len({s.story_id for s in snapshots}) == 1
+    return snapshots[-1]
+
+
+def test_real_seeds_make_one_story_with_known_outlets_only(real_story: StorySnapshot) -> None:
+    assert len(real_story.article_ids) == 5
+    assert real_story.title == "Antony Blinken leads officials to Mexico as US seeks to stem migration"
+    assert real_story.sources == ["BBC News", "24World Media"]
+
+
+def test_real_seeds_conflict_on_caravan_size_and_distance(real_story: StorySnapshot) -> None:
+    values = [sorted((v.value, v.high or v.value) for v in claim.values) for claim in real_story.conflicts]
+    assert sorted(values) == [
+        [(1000, 1000), (1600, 1600)],  # about 1,000 miles (000, 001, 002, 003) vs about 1,600 (004)
+        [(3000, 3000), (5000, 5000), (6000, 10000), (7000, 7000)],  # caravan: 7,000 vs 3,000, 5,000, 6-10,000
+    ]
+    caravan = claim_with(real_story.conflicts, 7000, 3000, 5000, 6000)
+    assert "caravan" in caravan.claim
+
+
+def test_real_seeds_corroborate_the_apprehensions(real_story: StorySnapshot) -> None:
+    claim = claim_with(real_story.corroborated, 190000)
+    (value,) = claim.values
+    assert len(value.article_ids) == 5  # "190,000 apprehensions" and "190,000 people were apprehended"
+    assert value.independent_reports == 2
+    assert value.sources == ["BBC News", "24World Media"]
+    assert claim not in real_story.conflicts
+
+
+def test_real_seeds_keep_two_million_apprehended_apart(real_story: StorySnapshot) -> None:
+    """"The number of people apprehended ... exceeded two million" is a yearly total, not the caravan."""
+    two_million = [c for c in real_story.facts if 2e6 in {v.value for v in c.values}]
+    assert two_million
+    for claim in two_million:
+        assert {v.value for v in claim.values} == {2e6}
+        assert claim not in real_story.conflicts
+    assert any("apprehended" in c.claim for c in two_million)
 
 
 # --- ECB+ smoke eval ------------------------------------------------------------------------------------
