@@ -29,6 +29,7 @@ from pipeline.broker import EmbeddedBroker, client_config, create_topics
 from pipeline.settings import Settings
 
 console = Console()
+# The seed articles: seeds/ of the checkout (an editable install), else seeds/ in the current folder.
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 # The embedded broker (tansu) holds each consumer-group join for half the session timeout; short timeouts
 # make a worker join in ~3 s instead of 30 s. Real Kafka keeps faust's defaults.
@@ -261,7 +262,7 @@ def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, boots
     from pipeline.sink import SinkStore
 
     started = time.monotonic()
-    files = list(paths) or [REPO_SEEDS]
+    files = list(paths) or [REPO_SEEDS if REPO_SEEDS.is_dir() else Path("seeds")]
     settings = _settings(bootstrap_servers, feeds=[feed])
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = out_dir / "logs"
