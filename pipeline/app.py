@@ -257,6 +257,8 @@ def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactE
             started = time.perf_counter()
             snapshot = story_index.tag(article)
             metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
+            for closed in story_index.drain_closed():
+                story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
             story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
             metrics.OPEN_STORIES.set(story_index.open_stories)
             record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import pytest
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+# The development corpora: ../shared/data beside the checkout (as on the dev machines and in CI).
+SHARED_DATA = Path(os.environ.get("COPYDESK_SHARED_DATA") or REPO.parent / "shared" / "data")
 RECEIVED = datetime(2023, 12, 27, 18, 0, tzinfo=UTC)
 
 

@@ -9,9 +9,9 @@ import pytest
 from pipeline.dedupe import DuplicateIndex
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
-from tests.conftest import RECEIVED, raw_seed
+from tests.conftest import RECEIVED, SHARED_DATA, raw_seed
 
-ECBPLUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecbplus_dev.jsonl"
+ECBPLUS = SHARED_DATA / "ecbplus_dev.jsonl"
 
 
 def article(article_id: str, text: str, **fields: object) -> NormalizedArticle:

@@ -1,0 +1,401 @@
+"""Agent tests: each faust agent run by ``agent.test_context()``, its outbound topics mocked and asserted on.
+
+The records are the seeds (tests/conftest.py) taken through the real cores stage by stage, so each agent
+gets what the stage before it would send.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pipeline.app import ALIAS_TABLE, DEADLETTER, DEDUPE_TABLE, DEDUPED, ENRICHED, FACTS, NORMALIZED, STORIES, STORY_TABLE
+from pipeline.codec import encode
+from pipeline.dedupe import DuplicateIndex
+from pipeline.facts import FactExtractor, entity_id
+from pipeline.settings import DedupeSettings, StoriesSettings
+from pipeline.stories import StoryIndex
+from schemas import (
+    DeadLetter,
+    DedupedArticle,
+    EnrichedArticle,
+    FactsArticle,
+    NormalizedArticle,
+    StorySnapshot,
+)
+from tests.agents.conftest import (
+    SINK_BATCH,
+    Outbox,
+    dead_letters_counted,
+)
+from tests.conftest import raw_seed
+
+SEEDS = ("000", "001", "002", "003", "004")
+PROCESSED = datetime(2023, 12, 27, 18, 5, tzinfo=UTC)
+LOPEZ_OBRADOR = "Andrés Manuel López Obrador"
+
+
+def raw_json(prefix: str = "000", **changes: object) -> bytes:
+    """Return a seed as the JSON bytes a feed publishes to wire.raw.<feed>."""
+    return raw_seed(prefix, **changes).model_dump_json().encode("utf-8")
+
+
+def without(record: Any, *fields: str) -> dict[str, Any]:
+    return {name: value for name, value in dict(record).items() if name not in fields}
+
+
+def duplicate_index(cfg: DedupeSettings) -> DuplicateIndex:
+    return DuplicateIndex(
+        num_perm=cfg.num_perm, shingle_words=cfg.shingle_words, lsh_threshold=cfg.lsh_threshold,
+        window_size=cfg.window_size,
+    )
+
+
+# --- the seeds, stage by stage (what each agent's upstream stage sends) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_deduped(seed_articles: dict[str, NormalizedArticle]) -> dict[str, DedupedArticle]:
+    index = duplicate_index(DedupeSettings())
+    return {prefix: DedupedArticle(**dict(a), dedup=index.match(a)[0]) for prefix, a in seed_articles.items()}
+
+
+@pytest.fixture(scope="module")
+def seed_facts(seed_deduped: dict[str, DedupedArticle], spacy_extractor: FactExtractor) -> dict[str, FactsArticle]:
+    facts = spacy_extractor.extract_many(list(seed_deduped.values()))
+    return {
+        prefix: FactsArticle(**dict(article), facts=article_facts)
+        for (prefix, article), article_facts in zip(seed_deduped.items(), facts, strict=True)
+    }
+
+
+@pytest.fixture(scope="module")
+def seed_story(seed_facts: dict[str, FactsArticle]) -> tuple[list[EnrichedArticle], list[StorySnapshot]]:
+    """The seeds as the stories stage tags them: the enriched articles, and the snapshot after each."""
+    cfg = StoriesSettings()
+    index = StoryIndex(
+        join_threshold=cfg.join_threshold, quiet_hours=cfg.quiet_hours, max_open_stories=cfg.max_open_stories
+    )
+    enriched, snapshots = [], []
+    for article in seed_facts.values():
+        snapshot = index.tag(article)
+        snapshots.append(snapshot)
+        enriched.append(EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=PROCESSED))
+    return enriched, snapshots
+
+
+# --- normalize: wire.raw.<feed> -> copydesk.normalized -------------------------------------------------
+
+
+async def test_normalize_sends_the_normalized_seed(pipeline, outboxes, seed_articles):
+    raw = raw_seed("000")
+    async with pipeline.agents["normalize"].test_context() as agent:
+        await agent.put(raw_json("000"), key=raw.article_id.encode())
+        await outboxes[NORMALIZED].wait_for(1)
+
+    (article,) = outboxes[NORMALIZED].records(NormalizedArticle)
+    assert outboxes[NORMALIZED].keys() == [raw.article_id.encode()]
+    assert (article.article_id, article.headline, article.byline, article.source) == (
+        raw.article_id,
+        "Antony Blinken leads officials to Mexico as US seeks to stem migration",
+        "Matt Murphy",
+        "BBC News",
+    )
+    assert article == seed_articles["000"]
+    outboxes[DEADLETTER].send.assert_not_awaited()
+
+
+REJECTED = [
+    pytest.param(b"\xff\xfe{}", "not UTF-8: byte 0 is invalid (invalid start byte)", id="not-utf8"),
+    pytest.param(b'{"article_id": "x", "feed": ', "malformed JSON: Expecting value at line 1 column 29",
+                 id="malformed-json"),
+    pytest.param(raw_json(schema_version=2), "unknown schema_version 2: this worker reads version 1",
+                 id="unknown-schema-version"),
+    pytest.param(raw_json(text=""), "article text is empty", id="empty-text"),
+    pytest.param(raw_json(text="Blinken"), "body has 1 words after cleaning, fewer than 5", id="one-word-body"),
+    pytest.param(raw_json(text="Blinken heads\x00 to Mexico as the migrant caravan moves north"),
+                 "text contains NUL bytes: binary data, not an article", id="nul-bytes"),
+]
+
+
+@pytest.mark.parametrize(("payload", "error"), REJECTED)
+async def test_normalize_dead_letters_a_bad_message_and_goes_on(pipeline, outboxes, payload, error):
+    good = raw_seed("000")
+    counted = dead_letters_counted("normalize")
+    async with pipeline.agents["normalize"].test_context() as agent:
+        await agent.put(payload, key=b"bad-1")
+        await agent.put(raw_json("000"), key=good.article_id.encode())
+        await outboxes[NORMALIZED].wait_for(1)
+
+    (letter,) = outboxes[DEADLETTER].records(DeadLetter)
+    assert (letter.stage, letter.error) == ("normalize", error)
+    assert (letter.topic, letter.partition, letter.offset, letter.key) == ("wire.raw.seeds", 0, 0, "bad-1")
+    assert (letter.payload, letter.payload_bytes, letter.payload_truncated) == (
+        payload.decode("utf-8", "replace"), len(payload), False)
+    assert outboxes[DEADLETTER].keys() == [b"bad-1"]
+    # Only the good message after it became an article.
+    assert [a.article_id for a in outboxes[NORMALIZED].records(NormalizedArticle)] == [good.article_id]
+    assert dead_letters_counted("normalize") == counted + 1
+
+
+async def test_normalize_worker_keeps_going_through_bad_messages(pipeline, outboxes):
+    messages = [
+        (b"bad-1", b"\xff\xfe{}"),
+        (b"000", raw_json("000")),
+        (b"bad-2", b"[1, 2"),
+        (b"bad-3", raw_json("001", text="")),
+        (b"002", raw_json("002")),
+    ]
+    counted = dead_letters_counted("normalize")
+    async with pipeline.agents["normalize"].test_context() as agent:
+        for key, payload in messages:
+            await agent.put(payload, key=key)
+        await outboxes[NORMALIZED].wait_for(2)
+
+    letters = outboxes[DEADLETTER].records(DeadLetter)
+    assert [(letter.key, letter.offset) for letter in letters] == [("bad-1", 0), ("bad-2", 2), ("bad-3", 3)]
+    assert [letter.payload for letter in letters[1:]] == [b"[1, 2".decode(), raw_json("001", text="").decode()]
+    assert [a.article_id for a in outboxes[NORMALIZED].records(NormalizedArticle)] == [
+        raw_seed("000").article_id, raw_seed("002").article_id]
+    assert dead_letters_counted("normalize") == counted + 3
+
+
+# --- dedupe: copydesk.normalized -> copydesk.deduped ----------------------------------------------------
+
+
+async def put_articles(agent: Any, articles: list[Any]) -> None:
+    for article in articles:
+        await agent.put(encode(article), key=article.article_id.encode())
+
+
+async def test_dedupe_relates_the_seeds(pipeline, outboxes, seed_articles):
+    articles = [seed_articles[prefix] for prefix in SEEDS]
+    async with pipeline.agents["dedupe"].test_context() as agent:
+        await put_articles(agent, articles)
+        await outboxes[DEDUPED].wait_for(5)
+
+    deduped = outboxes[DEDUPED].records(DedupedArticle)
+    ids = [a.article_id for a in articles]
+    assert [(d.dedup.relation, d.dedup.of) for d in deduped] == [
+        ("unique", None),
+        ("paraphrase", ids[0]),  # spun rewrite of the BBC copy
+        ("unique", None),  # another outlet's report of the same event
+        ("update", ids[0]),  # BBC's later version
+        ("paraphrase", ids[2]),  # garbled rewrite of 002
+    ]
+    assert outboxes[DEDUPED].keys() == [article_id.encode() for article_id in ids]
+    assert [without(d, "dedup") for d in deduped] == [dict(a) for a in articles]
+    outboxes[DEADLETTER].send.assert_not_awaited()
+
+
+async def test_dedupe_redelivery_gets_the_first_decision(pipeline, outboxes, seed_articles):
+    first, paraphrase = seed_articles["000"], seed_articles["001"]
+    async with pipeline.agents["dedupe"].test_context() as agent:
+        # At-least-once delivery: both are delivered again after a restart, in the same order.
+        await put_articles(agent, [first, paraphrase, first, paraphrase])
+        await outboxes[DEDUPED].wait_for(4)
+
+    decisions = [d.dedup for d in outboxes[DEDUPED].records(DedupedArticle)]
+    assert decisions[2:] == decisions[:2]
+    # The redelivered original is not an exact duplicate of itself.
+    assert [(d.relation, d.of) for d in decisions] == [
+        ("unique", None), ("paraphrase", first.article_id)] * 2
+    assert sorted(pipeline.app.tables[DEDUPE_TABLE].keys()) == sorted([first.article_id, paraphrase.article_id])
+
+
+async def test_dedupe_table_holds_the_fingerprints(pipeline, outboxes, seed_articles, settings):
+    articles = [seed_articles[prefix] for prefix in SEEDS]
+    async with pipeline.agents["dedupe"].test_context() as agent:
+        await put_articles(agent, articles)
+        await outboxes[DEDUPED].wait_for(5)
+    sent = {d.article_id: d.dedup for d in outboxes[DEDUPED].records(DedupedArticle)}
+
+    table = pipeline.app.tables[DEDUPE_TABLE]
+    assert set(table.keys()) == set(sent)
+    assert all(table[article_id] == pipeline.dedupe.export(article_id) for article_id in sent)
+
+    # A worker that takes over restores its window from the table's values alone.
+    fresh = duplicate_index(settings.dedupe)
+    fresh.restore(list(table.values()))
+    assert {a.article_id: fresh.match(a)[0] for a in articles} == sent
+    again = NormalizedArticle(**{**dict(seed_articles["002"]), "article_id": "002-again"})
+    decision = fresh.match(again)[0]
+    assert (decision.relation, decision.of) == ("exact_duplicate", articles[2].article_id)
+    assert pipeline.dedupe.match(again)[0] == decision
+
+
+async def test_dedupe_agent_restores_its_window_from_the_table(pipeline_factory, seed_articles):
+    articles = [seed_articles[prefix] for prefix in SEEDS]
+    before = pipeline_factory()
+    deduped = Outbox(before.topics[DEDUPED])
+    async with before.agents["dedupe"].test_context() as agent:
+        await put_articles(agent, articles[:3])
+        await deduped.wait_for(3)
+
+    # The next worker starts with the table as recovery from its changelog leaves it.
+    after = pipeline_factory()
+    restored = after.app.tables[DEDUPE_TABLE]
+    for article_id, state in before.app.tables[DEDUPE_TABLE].items():
+        restored.data[article_id] = state
+    deduped = Outbox(after.topics[DEDUPED])
+    async with after.agents["dedupe"].test_context() as agent:
+        await put_articles(agent, articles[3:])
+        await deduped.wait_for(2)
+
+    assert [(d.dedup.relation, d.dedup.of) for d in deduped.records(DedupedArticle)] == [
+        ("update", articles[0].article_id), ("paraphrase", articles[2].article_id)]
+    assert len(after.dedupe) == 5
+
+
+# --- the stages that forward a decoded record: dedupe, facts, stories ------------------------------------
+
+
+@pytest.fixture
+def seed_000_by_stage(seed_articles, seed_deduped, seed_facts) -> dict[str, Any]:
+    """Seed 000 as each forwarding stage reads it."""
+    return {"dedupe": seed_articles["000"], "facts": seed_deduped["000"], "stories": seed_facts["000"]}
+
+
+@pytest.mark.parametrize(
+    ("stage", "inbound", "outbound", "model"),
+    [
+        ("dedupe", NORMALIZED, DEDUPED, "NormalizedArticle"),
+        ("facts", DEDUPED, FACTS, "DedupedArticle"),
+        ("stories", FACTS, ENRICHED, "FactsArticle"),
+    ],
+)
+@pytest.mark.parametrize("payload", [raw_json("000"), b'{"article_id": '], ids=["raw-article", "malformed-json"])
+async def test_stage_dead_letters_a_record_of_another_model_and_goes_on(
+    pipeline, outboxes, seed_000_by_stage, stage, inbound, outbound, model, payload
+):
+    good = seed_000_by_stage[stage]
+    counted = dead_letters_counted(stage)
+    async with pipeline.agents[stage].test_context() as agent:
+        await agent.put(payload, key=b"wrong")
+        await agent.put(encode(good), key=good.article_id.encode())
+        await outboxes[outbound].wait_for(1)
+
+    (letter,) = outboxes[DEADLETTER].records(DeadLetter)
+    assert letter.stage == stage
+    assert letter.error.startswith(f"not a {model}: ")
+    assert (letter.topic, letter.offset, letter.key, letter.payload) == (inbound, 0, "wrong", payload.decode())
+    assert outboxes[outbound].keys() == [good.article_id.encode()]
+    assert dead_letters_counted(stage) == counted + 1
+
+
+# --- facts: copydesk.deduped -> copydesk.facts ------------------------------------------------------------
+
+
+async def test_facts_extracts_people_and_quantities(pipeline, outboxes, seed_deduped):
+    deduped = seed_deduped["000"]
+    async with pipeline.agents["facts"].test_context() as agent:
+        await agent.put(encode(deduped), key=deduped.article_id.encode())
+        await outboxes[FACTS].wait_for(1)
+
+    (article,) = outboxes[FACTS].records(FactsArticle)
+    assert outboxes[FACTS].keys() == [deduped.article_id.encode()]
+    assert without(article, "facts") == dict(deduped)
+    people = {e.canonical: e for e in article.facts.entities if e.label == "PERSON"}
+    assert people[LOPEZ_OBRADOR].entity_id == entity_id(LOPEZ_OBRADOR, "PERSON")
+    assert people[LOPEZ_OBRADOR].count >= 3
+    apprehensions = [q for q in article.facts.quantities if q.value == 190_000]
+    assert [(q.text, q.qualifier, q.counted) for q in apprehensions] == [
+        ("more than 190,000 apprehensions", "more than", "apprehensions")]
+    # The extractor remembers names in the worker's alias table, written from inside the agent.
+    assert pipeline.app.tables[ALIAS_TABLE]["person:lopez obrador"] == LOPEZ_OBRADOR
+
+
+# --- stories: copydesk.facts -> wire.enriched + wire.stories ------------------------------------------------
+
+
+async def test_stories_tags_the_seeds_as_one_story(pipeline, outboxes, seed_facts):
+    articles = [seed_facts[prefix] for prefix in SEEDS]
+    ids = [a.article_id for a in articles]
+    async with pipeline.agents["stories"].test_context() as agent:
+        await put_articles(agent, articles)
+        await outboxes[STORIES].wait_for(5)
+
+    enriched = outboxes[ENRICHED].records(EnrichedArticle)
+    assert outboxes[ENRICHED].keys() == [article_id.encode() for article_id in ids]
+    assert [without(e, "story_id", "processed_at") for e in enriched] == [dict(a) for a in articles]
+    (story_id,) = {e.story_id for e in enriched}
+
+    snapshots = outboxes[STORIES].records(StorySnapshot)
+    assert outboxes[STORIES].keys() == [story_id.encode()] * 5
+    assert {s.story_id for s in snapshots} == {story_id}
+    # Each snapshot is the story after one more article.
+    assert [s.article_ids for s in snapshots] == [ids[: n + 1] for n in range(5)]
+    assert list(pipeline.app.tables[STORY_TABLE].keys()) == [story_id]
+    outboxes[DEADLETTER].send.assert_not_awaited()
+
+
+# --- sink: wire.enriched, wire.stories, wire.deadletter -> SQLite -------------------------------------------
+
+
+async def put_batch(agent: Any, records: list[Any], key: str) -> None:
+    for record in records:
+        await agent.put(encode(record), key=getattr(record, key).encode())
+
+
+async def test_sink_upserts_enriched_articles_idempotently(sink_app, sink_store, seed_story, tmp_path):
+    enriched, _ = seed_story
+    assert len(enriched) == SINK_BATCH  # one full batch: the sink writes it without waiting for `within`
+    async with sink_app.agents["sink-enriched"].test_context() as agent:
+        await put_batch(agent, enriched, "article_id")
+        await sink_store.wait_for_batches("articles", 1)
+        assert sink_store.articles() == enriched
+        first = sink_store.export_jsonl(tmp_path / "first")["enriched"].read_bytes()
+
+        # The same batch again, as after a crash between the write and the offset commit.
+        await put_batch(agent, enriched, "article_id")
+        await sink_store.wait_for_batches("articles", 2)
+
+    assert sink_store.export_jsonl(tmp_path / "again")["enriched"].read_bytes() == first
+    assert sink_store.settled_ids() == set()  # no story snapshots stored yet
+
+
+async def test_sink_keeps_the_newest_story_snapshot(sink_app, sink_store, seed_story):
+    _, snapshots = seed_story
+    newest = snapshots[-1]
+    async with sink_app.agents["sink-stories"].test_context() as agent:
+        await put_batch(agent, [snapshots[2]], "story_id")  # a part batch: written after `within`
+        await sink_store.wait_for_batches("stories", 1)
+        assert sink_store.stories() == [snapshots[2]]
+
+        # Newer and older snapshots out of order, as partitions and redeliveries may deliver them.
+        await put_batch(agent, [newest, snapshots[0], snapshots[3]], "story_id")
+        await sink_store.wait_for_batches("stories", 2)
+        assert sink_store.stories() == [newest]
+
+        await put_batch(agent, [snapshots[1]], "story_id")
+        await sink_store.wait_for_batches("stories", 3)
+
+    assert sink_store.stories() == [newest]
+
+
+async def test_sink_stores_each_dead_letter_once(sink_app, sink_store, pipeline, outboxes):
+    async with pipeline.agents["normalize"].test_context() as agent:
+        await agent.put(b"\xff\xfe{}", key=b"bad-1")
+        await outboxes[DEADLETTER].wait_for(1)
+    (letter,) = outboxes[DEADLETTER].records(DeadLetter)
+
+    async with sink_app.agents["sink-deadletter"].test_context() as agent:
+        await put_batch(agent, [letter, letter], "key")
+        await sink_store.wait_for_batches("dead_letters", 1)
+
+    assert sink_store.dead_letters() == [letter]
+    assert sink_store.settled_ids() == {"bad-1"}
+
+
+async def test_sink_skips_and_counts_a_record_it_cannot_read(sink_app, sink_store, seed_story):
+    enriched, _ = seed_story
+    counted = dead_letters_counted("sink")
+    async with sink_app.agents["sink-enriched"].test_context() as agent:
+        await agent.put(b'{"not": "an enriched article"}', key=b"odd")
+        await put_batch(agent, enriched[:1], "article_id")
+        await sink_store.wait_for_batches("articles", 1)
+
+    assert sink_store.articles() == enriched[:1]
+    assert dead_letters_counted("sink") == counted + 1
