@@ -62,7 +62,9 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     topics = {raw_topic(feed): kafka.raw_partitions for feed in kafka.feeds}
     topics |= {NORMALIZED: 1, DEDUPED: 1, FACTS: 1}
     topics |= {name: kafka.partitions for name in PUBLIC_TOPICS}
-    topics |= {f"{settings.app_id}-{table}-changelog": 1 for table in (DEDUPE_TABLE, ALIAS_TABLE, STORY_TABLE)}
+    topics |= {
+        f"{settings.app_id}-{table}-changelog": 1 for table in (DEDUPE_TABLE, ALIAS_TABLE, STORY_TABLE)
+    }
     return topics
 
 
@@ -71,7 +73,9 @@ def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     if kafka.security_protocol in ("SSL", "SASL_SSL"):
         context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
         if kafka.ssl_certfile:
-            context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None)
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
     if kafka.security_protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=kafka.sasl_username,
@@ -140,10 +144,14 @@ class Pipeline:
     stories: StoryIndex
 
 
-def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactExtractor | None = None) -> Pipeline:
+def build_app(
+    settings: Settings, *, store: str = "rocksdb://", extractor: FactExtractor | None = None
+) -> Pipeline:
     """Return the worker app wired from the settings (``store='memory://'`` for tests)."""
     app = faust.App(settings.app_id, **faust_config(settings, settings.app_id, store))
-    raw = app.topic(*(raw_topic(feed) for feed in settings.kafka.feeds), value_serializer="raw", key_serializer="raw")
+    raw = app.topic(
+        *(raw_topic(feed) for feed in settings.kafka.feeds), value_serializer="raw", key_serializer="raw"
+    )
     normalized = app.topic(NORMALIZED, partitions=1, value_serializer="raw", key_serializer="raw")
     deduped = app.topic(DEDUPED, partitions=1, value_serializer="raw", key_serializer="raw")
     facts_topic = app.topic(FACTS, partitions=1, value_serializer="raw", key_serializer="raw")
@@ -155,8 +163,11 @@ def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactE
     # Table keys are article, alias and story ids; values are the cores' JSON-able exports.
     json_schema = faust.Schema(key_type=str, value_type=dict, key_serializer="json", value_serializer="json")
     dedupe_table = app.Table(DEDUPE_TABLE, partitions=1, schema=json_schema)
-    alias_table = app.Table(ALIAS_TABLE, partitions=1, schema=faust.Schema(
-        key_type=str, value_type=str, key_serializer="json", value_serializer="json"))
+    alias_table = app.Table(
+        ALIAS_TABLE,
+        partitions=1,
+        schema=faust.Schema(key_type=str, value_type=str, key_serializer="json", value_serializer="json"),
+    )
     story_table = app.Table(STORY_TABLE, partitions=1, schema=json_schema)
 
     dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
@@ -261,7 +272,9 @@ def build_app(settings: Settings, *, store: str = "rocksdb://", extractor: FactE
                 story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
             story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
             metrics.OPEN_STORIES.set(story_index.open_stories)
-            record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
+            record = EnrichedArticle(
+                **dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC)
+            )
             await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
             await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
             metrics.RECORDS_OUT.labels("stories", "ok").inc()

@@ -35,7 +35,9 @@ def client_config(kafka: KafkaSettings) -> dict[str, object]:
     if kafka.sasl_mechanism:
         config["sasl_mechanism"] = kafka.sasl_mechanism
         config["sasl_plain_username"] = kafka.sasl_username
-        config["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        config["sasl_plain_password"] = (
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        )
     for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         value = getattr(kafka, name)
         if value:

@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,7 +48,10 @@ def _settings(bootstrap_servers: str | None = None, **kafka: Any) -> Settings:
 
 
 bootstrap_option = click.option(
-    "--bootstrap-servers", "-b", default=None, help="Kafka bootstrap servers (default: settings, else localhost:9092)."
+    "--bootstrap-servers",
+    "-b",
+    default=None,
+    help="Kafka bootstrap servers (default: settings, else localhost:9092).",
 )
 
 
@@ -98,7 +100,9 @@ def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> 
     serve_metrics(settings.metrics.sink_port, settings.metrics.host)
     store = SinkStore(settings.sink.out_dir / "copydesk.db")
     try:
-        faust.Worker(build_sink_app(settings, store), loglevel=loglevel, quiet=True).execute_from_commandline()
+        faust.Worker(
+            build_sink_app(settings, store), loglevel=loglevel, quiet=True
+        ).execute_from_commandline()
     finally:
         store.export_jsonl(settings.sink.out_dir)
         store.close()
@@ -106,18 +110,24 @@ def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--feed", default=None, help="Feed name: publishes to wire.raw.<feed> (default: first configured).")
+@click.option(
+    "--feed", default=None, help="Feed name: publishes to wire.raw.<feed> (default: first configured)."
+)
 @click.option("--rate", type=float, default=None, help="At most this many articles per second.")
 @bootstrap_option
-def seed(paths: tuple[Path, ...], feed: str | None, rate: float | None, bootstrap_servers: str | None) -> None:
+def seed(
+    paths: tuple[Path, ...], feed: str | None, rate: float | None, bootstrap_servers: str | None
+) -> None:
     """Publish .txt files (one article each) or JSONL corpora to a feed topic."""
     from pipeline.app import raw_topic
 
     settings = _settings(bootstrap_servers)
     feed = feed or settings.kafka.feeds[0]
     if feed not in settings.kafka.feeds:
-        console.print(f"[yellow]feed {feed!r} is not in COPYDESK_KAFKA__FEEDS {settings.kafka.feeds}: "
-                      "the worker will not read it until it is[/]")
+        console.print(
+            f"[yellow]feed {feed!r} is not in COPYDESK_KAFKA__FEEDS {settings.kafka.feeds}: "
+            "the worker will not read it until it is[/]"
+        )
     sent = _seed(settings, list(paths), feed, rate)
     console.print(f"published {len(sent)} articles to {raw_topic(feed)}")
 
@@ -187,8 +197,13 @@ def topics_list(bootstrap_servers: str | None) -> None:
 @click.option("--from-beginning/--from-end", default=True, show_default=True)
 @click.option("--max", "max_records", type=int, default=None, help="Stop after this many records.")
 @click.option("--timeout", type=float, default=None, help="Stop after this many seconds without a record.")
-def tail(topic: str, bootstrap_servers: str | None, from_beginning: bool, max_records: int | None,
-         timeout: float | None) -> None:
+def tail(
+    topic: str,
+    bootstrap_servers: str | None,
+    from_beginning: bool,
+    max_records: int | None,
+    timeout: float | None,
+) -> None:
     """Subscribe to a topic and pretty-print its records."""
     from kafka import KafkaConsumer
 
@@ -249,9 +264,13 @@ def _tail_of(path: Path, lines: int = 30) -> str:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
 @click.option("--feed", default="seeds", show_default=True, help="Feed name the files are published as.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Give up after this many seconds.")
+@click.option(
+    "--timeout", type=float, default=300.0, show_default=True, help="Give up after this many seconds."
+)
 @bootstrap_option
-def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, bootstrap_servers: str | None) -> None:
+def run(
+    paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, bootstrap_servers: str | None
+) -> None:
     """Run the whole pipeline on PATHS (default: the seed articles) and print what came out.
 
     Starts an embedded Kafka-compatible broker unless bootstrap servers are configured, creates the
@@ -267,8 +286,14 @@ def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, boots
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
-    for name in ("copydesk.db", "copydesk.db-wal", "copydesk.db-shm", "enriched.jsonl", "stories.jsonl",
-                 "deadletter.jsonl"):
+    for name in (
+        "copydesk.db",
+        "copydesk.db-wal",
+        "copydesk.db-shm",
+        "enriched.jsonl",
+        "stories.jsonl",
+        "deadletter.jsonl",
+    ):
         (out_dir / name).unlink(missing_ok=True)
 
     with contextlib.ExitStack() as stack:
@@ -293,8 +318,12 @@ def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, boots
         console.print(f"published {len(sent)} articles to wire.raw.{feed}; waiting for the sink")
         store = SinkStore(out_dir / "copydesk.db")
         try:
-            _wait_for_sink(store, set(sent), {"worker": (worker, logs / "worker.log"),
-                                               "sink": (sink, logs / "sink.log")}, timeout)
+            _wait_for_sink(
+                store,
+                set(sent),
+                {"worker": (worker, logs / "worker.log"), "sink": (sink, logs / "sink.log")},
+                timeout,
+            )
             store.export_jsonl(out_dir)
             _print_summary(store, out_dir, time.monotonic() - started)
         finally:
@@ -304,15 +333,17 @@ def run(paths: tuple[Path, ...], out_dir: Path, feed: str, timeout: float, boots
 def _child_env(settings: Settings, data_dir: Path, out_dir: Path) -> dict[str, str]:
     kafka = settings.kafka
     env = dict(os.environ)
-    env.update({
-        "COPYDESK_KAFKA__BOOTSTRAP_SERVERS": kafka.servers(),
-        "COPYDESK_KAFKA__FEEDS": json.dumps(kafka.feeds),
-        "COPYDESK_DATA_DIR": str(data_dir),
-        "COPYDESK_SINK__OUT_DIR": str(out_dir),
-        # Free ports, so a run never collides with a worker already serving metrics on this machine.
-        "COPYDESK_METRICS__WORKER_PORT": str(_free_port()),
-        "COPYDESK_METRICS__SINK_PORT": str(_free_port()),
-    })
+    env.update(
+        {
+            "COPYDESK_KAFKA__BOOTSTRAP_SERVERS": kafka.servers(),
+            "COPYDESK_KAFKA__FEEDS": json.dumps(kafka.feeds),
+            "COPYDESK_DATA_DIR": str(data_dir),
+            "COPYDESK_SINK__OUT_DIR": str(out_dir),
+            # Free ports, so a run never collides with a worker already serving metrics on this machine.
+            "COPYDESK_METRICS__WORKER_PORT": str(_free_port()),
+            "COPYDESK_METRICS__SINK_PORT": str(_free_port()),
+        }
+    )
     if kafka.session_timeout_s is not None:
         env["COPYDESK_KAFKA__SESSION_TIMEOUT_S"] = str(kafka.session_timeout_s)
     if kafka.heartbeat_interval_s is not None:
@@ -322,8 +353,9 @@ def _child_env(settings: Settings, data_dir: Path, out_dir: Path) -> dict[str, s
     return env
 
 
-def _wait_for_sink(store: Any, expected: set[str], processes: dict[str, tuple[subprocess.Popen[bytes], Path]],
-                   timeout: float) -> None:
+def _wait_for_sink(
+    store: Any, expected: set[str], processes: dict[str, tuple[subprocess.Popen[bytes], Path]], timeout: float
+) -> None:
     """Return once every expected article is settled in the sink; raise ClickException on a timeout or crash."""
     deadline = time.monotonic() + timeout
     while True:
@@ -357,7 +389,9 @@ def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
     for story in stories:
         console.rule(f"story {story.story_id}")
         console.print(f"[bold]{story.title}[/]")
-        console.print(f"    {len(story.article_ids)} articles: {', '.join(story.article_ids)}", highlight=False)
+        console.print(
+            f"    {len(story.article_ids)} articles: {', '.join(story.article_ids)}", highlight=False
+        )
         console.print(f"    sources: {', '.join(story.sources) or '?'}", highlight=False)
         entities = ", ".join(e.canonical for e in story.top_entities[:8])
         console.print(f"    top entities: {entities}", highlight=False)
@@ -365,7 +399,9 @@ def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
             values = "; ".join(f"{v.text} [{', '.join(v.article_ids)}]" for v in claim.values)
             console.print(f"    [red]conflict[/] {claim.claim}: {values}", highlight=False)
         for claim in story.corroborated:
-            values = "; ".join(f"{v.text} [{', '.join(v.sources) or ', '.join(v.article_ids)}]" for v in claim.values)
+            values = "; ".join(
+                f"{v.text} [{', '.join(v.sources) or ', '.join(v.article_ids)}]" for v in claim.values
+            )
             console.print(f"    [green]corroborated[/] {claim.claim}: {values}", highlight=False)
     dead = store.dead_letters()
     if dead:

@@ -100,7 +100,9 @@ def fingerprint(article: NormalizedArticle, num_perm: int = 128, shingle_words: 
     """Return the fingerprint of an article's headline-free body."""
     tokens = words(article.body)
     exact = hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
-    shingles = {" ".join(tokens[i : i + shingle_words]) for i in range(max(1, len(tokens) - shingle_words + 1))}
+    shingles = {
+        " ".join(tokens[i : i + shingle_words]) for i in range(max(1, len(tokens) - shingle_words + 1))
+    }
     sentences = tuple(
         frozenset(_hash64(word) for word in content_words(sentence))
         for paragraph in article.paragraphs
@@ -164,9 +166,7 @@ def compare(new: Fingerprint, old: Fingerprint) -> PairScores:
     verbatim_old = len({index for score, index in best if score >= SENTENCE_MATCH})
     shorter = min(len(new.sentences), len(old.sentences)) or 1
     aligned = [index for score, index in best if score >= SENTENCE_ALIGN]
-    same_outlet = bool(
-        (new.source and new.source == old.source) or (new.byline and new.byline == old.byline)
-    )
+    same_outlet = bool((new.source and new.source == old.source) or (new.byline and new.byline == old.byline))
     return PairScores(
         jaccard=jaccard,
         terms=float(np.count_nonzero(new.terms == old.terms)) / len(new.terms),
@@ -265,7 +265,9 @@ class DuplicateIndex:
             old = self._docs[candidate]
             scores = compare(new, old)
             relation = classify(scores)
-            similarity = max(scores.jaccard, scores.shared, scores.coverage if relation == "paraphrase" else 0.0)
+            similarity = max(
+                scores.jaccard, scores.shared, scores.coverage if relation == "paraphrase" else 0.0
+            )
             key = (_RANK[relation], similarity, -order[candidate], candidate)
             if relation != "unique" and (best is None or key[:3] > best[:3]):
                 best = key

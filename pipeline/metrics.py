@@ -15,10 +15,15 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 
 RECORDS_IN = Counter("copydesk_records_in_total", "Records a stage consumed.", ["stage"])
 RECORDS_OUT = Counter(
-    "copydesk_records_out_total", "Records a stage finished, by outcome (ok, deadletter).", ["stage", "outcome"]
+    "copydesk_records_out_total",
+    "Records a stage finished, by outcome (ok, deadletter).",
+    ["stage", "outcome"],
 )
 STAGE_SECONDS = Histogram(
-    "copydesk_stage_processing_seconds", "Time a stage's core spent on one record.", ["stage"], buckets=STAGE_BUCKETS
+    "copydesk_stage_processing_seconds",
+    "Time a stage's core spent on one record.",
+    ["stage"],
+    buckets=STAGE_BUCKETS,
 )
 END_TO_END_SECONDS = Histogram(
     "copydesk_end_to_end_latency_seconds",
@@ -26,7 +31,9 @@ END_TO_END_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 DUPLICATES = Counter("copydesk_dedup_relations_total", "Dedupe decisions by relation.", ["relation"])
-DEAD_LETTERS = Counter("copydesk_dead_letters_total", "Messages sent to wire.deadletter, by stage.", ["stage"])
+DEAD_LETTERS = Counter(
+    "copydesk_dead_letters_total", "Messages sent to wire.deadletter, by stage.", ["stage"]
+)
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 SINK_WRITES = Counter("copydesk_sink_writes_total", "Rows the sink upserted, by table.", ["table"])

@@ -58,7 +58,9 @@ _DISCLAIMER = re.compile(
 )
 _SYNDICATOR = re.compile(r"^(?P<name>[A-Z0-9][\w&.' -]{1,40}?)\s+does\s+not\s+take\s+any\s+responsibility")
 
-_BYLINE = re.compile(r"^by\s+(?P<names>[A-Z][\w.'’-]+(?:\s+(?:[A-Z][\w.'’-]+|and|&|de|la|van|von|,))*)\s*$", re.I)
+_BYLINE = re.compile(
+    r"^by\s+(?P<names>[A-Z][\w.'’-]+(?:\s+(?:[A-Z][\w.'’-]+|and|&|de|la|van|von|,))*)\s*$", re.I
+)
 # "BBC News, Washington": an outlet and a place on the line after the byline.
 _OUTLET_PLACE = re.compile(r"^(?P<outlet>[A-Z][\w.&' -]{1,40}),\s*(?P<place>[A-Z][\w.' -]{1,40})$")
 # Wire datelines opening the first paragraph: "WASHINGTON (AP) — ...", "MEXICO CITY, Dec 27 (Reuters) - ...".
@@ -69,7 +71,9 @@ _WIRE_DATELINE = re.compile(
 )
 _TERMINAL = re.compile(r"[.!?\"”’')\]:]$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_HTML_TAG = re.compile(r"</?(?:p|div|br|span|a|html|body|head|script|style|table|td|tr|li|ul|h\d|img)\b[^>]*>", re.I)
+_HTML_TAG = re.compile(
+    r"</?(?:p|div|br|span|a|html|body|head|script|style|table|td|tr|li|ul|h\d|img)\b[^>]*>", re.I
+)
 
 
 def is_boilerplate(line: str) -> bool:
@@ -96,12 +100,16 @@ def parse_raw(payload: bytes, max_bytes: int) -> RawArticle:
     except RecursionError:
         raise InvalidArticle("malformed JSON: nested too deeply") from None
     except json.JSONDecodeError as error:
-        raise InvalidArticle(f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise InvalidArticle(
+            f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     if not isinstance(document, dict):
         raise InvalidArticle(f"expected a JSON object, got {type(document).__name__}")
     version = document.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise InvalidArticle(f"unknown schema_version {version!r}: this worker reads version {SCHEMA_VERSION}")
+        raise InvalidArticle(
+            f"unknown schema_version {version!r}: this worker reads version {SCHEMA_VERSION}"
+        )
     try:
         return RawArticle.model_validate(document)
     except ValidationError as error:
@@ -119,7 +127,9 @@ def parse_raw(payload: bytes, max_bytes: int) -> RawArticle:
 class _TextExtractor(HTMLParser):
     """Turn an HTML fragment into text, one line per block element, scripts and styles dropped."""
 
-    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"})
+    _BLOCKS = frozenset(
+        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

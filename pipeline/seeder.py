@@ -101,7 +101,9 @@ class Seeder:
                 delay = started + len(sent) / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            self._producer.send(topic_of(article.feed), key=article.article_id.encode("utf-8"), value=encode(article))
+            self._producer.send(
+                topic_of(article.feed), key=article.article_id.encode("utf-8"), value=encode(article)
+            )
             sent.append(article.article_id)
             if on_sent:
                 on_sent(article)

@@ -63,7 +63,9 @@ class FactsSettings(BaseModel):
 
 class StoriesSettings(BaseModel):
     join_threshold: float = Field(default=0.2, gt=0.0, lt=1.0)
-    quiet_hours: float = Field(default=72.0, gt=0.0, description="A story with no article for this long closes.")
+    quiet_hours: float = Field(
+        default=72.0, gt=0.0, description="A story with no article for this long closes."
+    )
     max_open_stories: int = Field(default=20_000, ge=1)
 
 

@@ -112,7 +112,8 @@ class SinkStore:
     def write_stories(self, snapshots: Sequence[StorySnapshot]) -> int:
         """Upsert snapshots by story_id; an older snapshot (fewer articles) never replaces a newer one."""
         rows = [
-            (s.story_id, len(s.article_ids), s.last_updated.isoformat(), s.model_dump_json()) for s in snapshots
+            (s.story_id, len(s.article_ids), s.last_updated.isoformat(), s.model_dump_json())
+            for s in snapshots
         ]
         with self._transaction():
             self._db.executemany(
@@ -237,7 +238,9 @@ def build_sink_app(settings: Settings, store: SinkStore) -> faust.App:
     @app.agent(topics[DEADLETTER], name="sink-deadletter")
     async def sink_dead_letters(stream: StreamT) -> None:
         async for values in stream.take(batch, within=within):
-            metrics.SINK_WRITES.labels("dead_letters").inc(store.write_dead_letters(_decode_all(DeadLetter, values)))
+            metrics.SINK_WRITES.labels("dead_letters").inc(
+                store.write_dead_letters(_decode_all(DeadLetter, values))
+            )
             dirty["export"] = True
 
     @app.timer(interval=5.0)

@@ -60,33 +60,16 @@ _SPIN_RELATIONS = frozenset({"exact_duplicate", "near_duplicate", "paraphrase"})
 # --- text -----------------------------------------------------------------------------------------------
 
 _STOPWORDS = frozenset(
-    """a about above after again against ago all almost also although am among an and another any are aren't
-    around as at be became because been before being below between both but by can cannot could couldn't did
-    didn't do does doesn't doing don't down during each either else even ever every few for from further had
-    hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him himself his how
-    how's however i i'd i'll i'm i've if in into is isn't it it's its itself just last least less let let's
-    like made make many may me might more most much must mustn't my myself near neither never new next no nor
-    not now of off often on once one only onto or other others otherwise ought our ours ourselves out over own
-    per perhaps quite rather really same say says said shall shan't she she'd she'll she's should shouldn't
-    since so some still such than that that's the their theirs them themselves then there there's therefore
-    these they they'd they'll they're they've this those though through throughout thus to too toward towards
-    under until up upon us very via was wasn't we we'd we'll we're we've were weren't what what's whatever
-    when when's where where's whether which while who who's whom whose why why's will with within without
-    won't would wouldn't yet you you'd you'll you're you've your yours yourself yourselves mr mrs ms dr
-    one two three four five six seven eight nine ten hundred hundreds thousand thousands million millions
-    billion billions trillion percent per cent""".split()
+    ["a", "about", "above", "after", "again", "against", "ago", "all", "almost", "also", "although", "am", "among", "an", "and", "another", "any", "are", "aren't", "around", "as", "at", "be", "became", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "cannot", "could", "couldn't", "did", "didn't", "do", "does", "doesn't", "doing", "don't", "down", "during", "each", "either", "else", "even", "ever", "every", "few", "for", "from", "further", "had", "hadn't", "has", "hasn't", "have", "haven't", "having", "he", "he'd", "he'll", "he's", "her", "here", "here's", "hers", "herself", "him", "himself", "his", "how", "how's", "however", "i", "i'd", "i'll", "i'm", "i've", "if", "in", "into", "is", "isn't", "it", "it's", "its", "itself", "just", "last", "least", "less", "let", "let's", "like", "made", "make", "many", "may", "me", "might", "more", "most", "much", "must", "mustn't", "my", "myself", "near", "neither", "never", "new", "next", "no", "nor", "not", "now", "of", "off", "often", "on", "once", "one", "only", "onto", "or", "other", "others", "otherwise", "ought", "our", "ours", "ourselves", "out", "over", "own", "per", "perhaps", "quite", "rather", "really", "same", "say", "says", "said", "shall", "shan't", "she", "she'd", "she'll", "she's", "should", "shouldn't", "since", "so", "some", "still", "such", "than", "that", "that's", "the", "their", "theirs", "them", "themselves", "then", "there", "there's", "therefore", "these", "they", "they'd", "they'll", "they're", "they've", "this", "those", "though", "through", "throughout", "thus", "to", "too", "toward", "towards", "under", "until", "up", "upon", "us", "very", "via", "was", "wasn't", "we", "we'd", "we'll", "we're", "we've", "were", "weren't", "what", "what's", "whatever", "when", "when's", "where", "where's", "whether", "which", "while", "who", "who's", "whom", "whose", "why", "why's", "will", "with", "within", "without", "won't", "would", "wouldn't", "yet", "you", "you'd", "you'll", "you're", "you've", "your", "yours", "yourself", "yourselves", "mr", "mrs", "ms", "dr", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions", "trillion", "percent", "per", "cent"]
 )
 
 # Words that say who reported a number, not what it counts: they must not make two claims look alike.
 _REPORTING = frozenset(
-    """according announce announced announces estimate estimated estimates official officials report
-    reported reports reportedly statement statements told tell tells added adding noted note claimed claims
-    confirmed say saying stated states state number numbers total figure figures alone""".split()
+    ["according", "announce", "announced", "announces", "estimate", "estimated", "estimates", "official", "officials", "report", "reported", "reports", "reportedly", "statement", "statements", "told", "tell", "tells", "added", "adding", "noted", "note", "claimed", "claims", "confirmed", "say", "saying", "stated", "states", "state", "number", "numbers", "total", "figure", "figures", "alone"]
 )
 
 _PEOPLE = frozenset(
-    """people person persons individual individuals migrant migrants immigrant immigrants resident residents
-    civilian civilians""".split()
+    ["people", "person", "persons", "individual", "individuals", "migrant", "migrants", "immigrant", "immigrants", "resident", "residents", "civilian", "civilians"]
 )
 
 _EPISTEMIC = frozenset(
@@ -103,8 +86,15 @@ _RATE = re.compile(
     r"|\b(days)\b",
     re.IGNORECASE,
 )
-_RATE_WORDS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annually": "year",
-               "hourly": "hour", "days": "day"}
+_RATE_WORDS = {
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "yearly": "year",
+    "annually": "year",
+    "hourly": "hour",
+    "days": "day",
+}
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -148,11 +138,38 @@ def _tf(terms: Iterable[str]) -> dict[str, float]:
 
 # --- quantity claims ------------------------------------------------------------------------------------
 
-_APPROX = ("about", "around", "roughly", "approximately", "approx", "some", "nearly", "almost",
-           "an estimated", "estimated", "close to", "circa", "just over", "just under", "~")
+_APPROX = (
+    "about",
+    "around",
+    "roughly",
+    "approximately",
+    "approx",
+    "some",
+    "nearly",
+    "almost",
+    "an estimated",
+    "estimated",
+    "close to",
+    "circa",
+    "just over",
+    "just under",
+    "~",
+)
 _UPPER = ("up to", "as many as", "at most", "no more than", "fewer than", "less than", "under", "below")
-_LOWER = ("more than", "over", "at least", "exceeded", "exceeding", "in excess of", "above", "upwards of",
-          "no fewer than", "no less than", "beyond", "over the")
+_LOWER = (
+    "more than",
+    "over",
+    "at least",
+    "exceeded",
+    "exceeding",
+    "in excess of",
+    "above",
+    "upwards of",
+    "no fewer than",
+    "no less than",
+    "beyond",
+    "over the",
+)
 # Reported round numbers are rarely exact; +-5% keeps "7,000" and "7,100" one value's worth apart.
 _EXACT_TOLERANCE = 0.05
 _APPROX_TOLERANCE = 0.15
@@ -332,8 +349,15 @@ def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[di
             if sim >= floor and (best is None or sim > best_sim):
                 best, best_sim = claim, sim
         if best is None:
-            best = {"cls": m["cls"], "unit": m["unit"], "counted": m["counted"], "pred": m["pred"], "ctx": {},
-                    "words": {}, "values": []}
+            best = {
+                "cls": m["cls"],
+                "unit": m["unit"],
+                "counted": m["counted"],
+                "pred": m["pred"],
+                "ctx": {},
+                "words": {},
+                "values": [],
+            }
             claims.append(best)
         for st, w in m["ctx"].items():
             best["ctx"][st] = best["ctx"].get(st, 0.0) + w
@@ -341,14 +365,23 @@ def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[di
         for v in best["values"]:
             # "up to 10,000" and "more than 10,000" are different values; "about" and "roughly" 7,000 are one.
             if (v["value"], v["high"], _direction(v["qualifier"])) == (
-                m["value"], m["high"], _direction(m["qualifier"])
+                m["value"],
+                m["high"],
+                _direction(m["qualifier"]),
             ):
                 if article_id not in v["article_ids"]:
                     v["article_ids"].append(article_id)
                 break
         else:
-            best["values"].append({"value": m["value"], "high": m["high"], "qualifier": m["qualifier"],
-                                   "text": m["text"], "article_ids": [article_id]})
+            best["values"].append(
+                {
+                    "value": m["value"],
+                    "high": m["high"],
+                    "qualifier": m["qualifier"],
+                    "text": m["text"],
+                    "article_ids": [article_id],
+                }
+            )
 
 
 def _is_far(m: dict[str, Any], values: list[dict[str, Any]]) -> bool:
@@ -471,8 +504,14 @@ class StoryIndex:
             while len(self._stories) >= self.max_open_stories:
                 self._close(self._oldest())
             story = _Story(
-                story_id=_story_id(article.article_id), seq=self._seq, first_ts=ts, last_ts=ts, articles=[],
-                fields={f: {} for f in FIELD_WEIGHTS}, norms={f: 0.0 for f in FIELD_WEIGHTS}, entities={},
+                story_id=_story_id(article.article_id),
+                seq=self._seq,
+                first_ts=ts,
+                last_ts=ts,
+                articles=[],
+                fields={f: {} for f in FIELD_WEIGHTS},
+                norms={f: 0.0 for f in FIELD_WEIGHTS},
+                entities={},
                 claims=[],
             )
             self._seq += 1
@@ -521,10 +560,14 @@ class StoryIndex:
                 raise ValueError(f"story state version {st.get('version')!r}, expected {STATE_VERSION}")
             stories.append(
                 _Story(
-                    story_id=st["story_id"], seq=st["seq"], first_ts=datetime.fromisoformat(st["first_ts"]),
-                    last_ts=datetime.fromisoformat(st["last_ts"]), articles=[dict(a) for a in st["articles"]],
+                    story_id=st["story_id"],
+                    seq=st["seq"],
+                    first_ts=datetime.fromisoformat(st["first_ts"]),
+                    last_ts=datetime.fromisoformat(st["last_ts"]),
+                    articles=[dict(a) for a in st["articles"]],
                     fields={f: {t: list(v) for t, v in terms.items()} for f, terms in st["fields"].items()},
-                    norms=dict(st["norms"]), entities={k: list(v) for k, v in st["entities"].items()},
+                    norms=dict(st["norms"]),
+                    entities={k: list(v) for k, v in st["entities"].items()},
                     claims=_copy_claims(st["claims"]),
                 )
             )
@@ -596,7 +639,7 @@ class StoryIndex:
         for sid in sorted(candidates, key=seq.__getitem__):
             s = self._stories[sid]
             score = 0.0
-            for f, terms in weighted.items():
+            for f in weighted:
                 norm = s.norms[f]
                 if norm <= 0.0:
                     continue
@@ -747,7 +790,10 @@ class StoryIndex:
                 ids = v["article_ids"]
                 values.append(
                     ClaimValue(
-                        value=v["value"], high=v["high"], qualifier=v["qualifier"], text=v["text"],
+                        value=v["value"],
+                        high=v["high"],
+                        qualifier=v["qualifier"],
+                        text=v["text"],
                         article_ids=list(ids),
                         sources=list(dict.fromkeys(outlet[i] for i in ids if i in outlet)),
                         independent_reports=len({report[i] for i in ids}),
@@ -838,8 +884,12 @@ def _is_conflict(values: list[dict[str, Any]]) -> bool:
 def _copy_claims(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "cls": c["cls"], "unit": c["unit"], "counted": c["counted"], "pred": c.get("pred"),
-            "ctx": dict(c["ctx"]), "words": dict(c["words"]),
+            "cls": c["cls"],
+            "unit": c["unit"],
+            "counted": c["counted"],
+            "pred": c.get("pred"),
+            "ctx": dict(c["ctx"]),
+            "words": dict(c["words"]),
             "values": [{**v, "article_ids": list(v["article_ids"])} for v in c["values"]],
         }
         for c in claims

@@ -13,8 +13,7 @@ __all__ = ["content_words", "fold", "split_sentences", "words"]
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) followed by space and a capital, digit or
 # opening quote, unless the dot closes an initial ("J."), a title ("Mr.", "Gov.") or a dotted acronym ("U.S.").
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof gov sen rep gen col lt sgt capt st jr sr no vs etc inc ltd co corp dept est fig jan feb "
-    "mar apr jun jul aug sep sept oct nov dec ariz calif fla ill mass mich minn tex wash".split()
+    ["mr", "mrs", "ms", "dr", "prof", "gov", "sen", "rep", "gen", "col", "lt", "sgt", "capt", "st", "jr", "sr", "no", "vs", "etc", "inc", "ltd", "co", "corp", "dept", "est", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ariz", "calif", "fla", "ill", "mass", "mich", "minn", "tex", "wash"]
 )
 _CANDIDATE_END = re.compile(r"[.!?][\"”’')\]]*\s+(?=[\"“‘(\[A-Z0-9])")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -27,7 +26,7 @@ def split_sentences(text: str) -> list[str]:
     for match in _CANDIDATE_END.finditer(text):
         end = match.start() + 1
         if text[match.start()] == ".":
-            token = text[start:end].rsplit(None, 1)[-1].rstrip(".").lstrip("\"“‘([").lower()
+            token = text[start:end].rsplit(None, 1)[-1].rstrip(".").lstrip('"“‘([').lower()
             if len(token) == 1 or token in _ABBREVIATIONS or "." in token:
                 continue
         sentence = text[start : match.end()].strip()

@@ -15,6 +15,7 @@ Schema of each public model to ``schemas/json/``.
 """
 
 from schemas.models import (
+    PUBLIC_MODELS,
     SCHEMA_VERSION,
     ClaimValue,
     DateMention,
@@ -23,11 +24,10 @@ from schemas.models import (
     DedupedArticle,
     EnrichedArticle,
     Entity,
+    FactClaim,
     Facts,
     FactsArticle,
-    FactClaim,
     NormalizedArticle,
-    PUBLIC_MODELS,
     Quantity,
     Quote,
     RawArticle,

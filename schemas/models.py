@@ -29,8 +29,12 @@ class RawArticle(Record):
     source: str | None = Field(default=None, description="Outlet, when the feed says so.")
     url: str | None = None
     published_at: AwareDatetime | None = None
-    received_at: AwareDatetime = Field(description="When the seeder published it (end-to-end latency starts).")
-    title: str | None = Field(default=None, description="Headline, when the feed gives it apart from the text.")
+    received_at: AwareDatetime = Field(
+        description="When the seeder published it (end-to-end latency starts)."
+    )
+    title: str | None = Field(
+        default=None, description="Headline, when the feed gives it apart from the text."
+    )
     text: str = Field(description="The article as delivered: headline, byline and boilerplate may be inside.")
 
 
@@ -173,7 +177,9 @@ class StorySnapshot(Record):
     top_entities: list[StoryEntity]
     facts: list[FactClaim]
     conflicts: list[FactClaim] = Field(description="Claims whose values disagree beyond their qualifiers.")
-    corroborated: list[FactClaim] = Field(description="Claims with one value that two or more outlets report.")
+    corroborated: list[FactClaim] = Field(
+        description="Claims with one value that two or more outlets report."
+    )
 
 
 # --- wire.deadletter -------------------------------------------------------------------------------

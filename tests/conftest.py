@@ -21,7 +21,12 @@ RECEIVED = datetime(2023, 12, 27, 18, 0, tzinfo=UTC)
 def raw_seed(prefix: str, **changes: object) -> RawArticle:
     """Return the seed whose file name starts with ``prefix`` ("000".."004") as a raw article."""
     (path,) = SEEDS.glob(f"{prefix}*.txt")
-    fields = {"article_id": path.stem, "feed": "seeds", "received_at": RECEIVED, "text": path.read_text("utf-8")}
+    fields = {
+        "article_id": path.stem,
+        "feed": "seeds",
+        "received_at": RECEIVED,
+        "text": path.read_text("utf-8"),
+    }
     return RawArticle(**{**fields, **changes})
 
 

@@ -1,9 +1,10 @@
 """Fixtures of the agent tier: faust apps ready for ``agent.test_context()``, outbound topics as AsyncMocks.
 
-``agent.put(value)`` feeds one message to the agent and returns once the agent has *read* it (our agents do
-not yield, so faust records the value on its way in), not once the agent has sent its output. Tests
-therefore wait on a condition, the n-th record on an outbound topic or the n-th row in the sink store, and
-never on a sleep.
+``agent.put(value)`` returns once the agent has *read* the message (our agents do not yield, so faust
+records each value on its way in), not once the agent has sent what it makes of it; the sink agents even
+hold records back until a batch is due. So a test waits on a condition, the n-th record sent to an
+outbound topic or handed to the sink store, never on a sleep. ``Watch`` does the waiting
+and fails at once, with the agent's exception, when the agent crashes instead.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ from unittest.mock import AsyncMock
 
 import faust
 import pytest
+from faust.types import AgentT
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from pipeline.app import ALIAS_TABLE, DEADLETTER, DEDUPED, ENRICHED, FACTS, NORMALIZED, STORIES, Pipeline, build_app
+from pipeline.app import (
+    ALIAS_TABLE,
+    DEADLETTER,
+    DEDUPED,
+    ENRICHED,
+    FACTS,
+    NORMALIZED,
+    STORIES,
+    Pipeline,
+    build_app,
+)
 from pipeline.codec import decode
 from pipeline.facts import FactExtractor
 from pipeline.settings import Settings
@@ -29,35 +41,52 @@ from schemas import DeadLetter, EnrichedArticle, StorySnapshot
 
 M = TypeVar("M", bound=BaseModel)
 
-# Long enough for any one record on a slow CI machine; a test that waits this long has failed.
+# Far longer than any agent here needs for a record; reaching it means the condition will not come.
 WAIT_SECONDS = 10.0
-# The sink tests put at most this many records per batch; a smaller batch is flushed after SINK_WITHIN.
+# The sink writes a batch once it holds SINK_BATCH records (the five seeds), or SINK_WITHIN seconds after it began.
 SINK_BATCH = 5
 SINK_WITHIN = 0.05
 
 
-async def until(changed: asyncio.Event, predicate: Callable[[], bool], what: str) -> None:
-    """Return once ``predicate()`` holds, re-checking each time ``changed`` is set; fail after WAIT_SECONDS."""
-    try:
-        async with asyncio.timeout(WAIT_SECONDS):
-            while not predicate():
-                changed.clear()
-                await changed.wait()
-    except TimeoutError:
-        pytest.fail(f"waited {WAIT_SECONDS:.0f} s for {what}")
+class Watch:
+    """Lets a test await what the agents under test do, and see their crashes."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.crash: BaseException | None = None
+
+    def test_context(self, agent: AgentT) -> Any:
+        """Return ``agent.test_context()``, with this watch told when the agent crashes."""
+        return agent.test_context(on_error=self._crashed)
+
+    async def _crashed(self, agent: AgentT, error: BaseException) -> None:
+        self.crash = error
+        self.changed.set()
+
+    async def until(self, predicate: Callable[[], bool], what: str) -> None:
+        """Return once ``predicate()`` holds; raise the agent's error if it crashes; fail after WAIT_SECONDS."""
+        try:
+            async with asyncio.timeout(WAIT_SECONDS):
+                while not predicate():
+                    if self.crash is not None:
+                        raise self.crash
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            pytest.fail(f"waited {WAIT_SECONDS:.0f} s for {what}")
 
 
 class Outbox:
-    """An outbound topic whose ``send`` is an AsyncMock; decodes what the agent sent and lets a test await it."""
+    """An outbound topic whose ``send`` is an AsyncMock: what the agent sent, decoded, and a way to await it."""
 
-    def __init__(self, topic: faust.TopicT) -> None:
+    def __init__(self, topic: faust.TopicT, watch: Watch) -> None:
         self.name = topic.get_topic_name()
-        self._changed = asyncio.Event()
+        self.watch = watch
         self.send = AsyncMock(side_effect=self._sent)
         topic.send = self.send  # type: ignore[method-assign]
 
     async def _sent(self, *args: Any, **kwargs: Any) -> None:
-        self._changed.set()
+        self.watch.changed.set()
 
     def keys(self) -> list[bytes | None]:
         return [call.kwargs["key"] for call in self.send.await_args_list]
@@ -67,8 +96,41 @@ class Outbox:
         return [decode(model, call.kwargs["value"]) for call in self.send.await_args_list]
 
     async def wait_for(self, count: int) -> None:
-        """Return once ``count`` records have been sent here."""
-        await until(self._changed, lambda: self.send.await_count >= count, f"{count} record(s) on {self.name}")
+        """Return once ``count`` records in all have been sent here."""
+        await self.watch.until(lambda: self.send.await_count >= count, f"{count} record(s) on {self.name}")
+
+
+class WatchedStore(SinkStore):
+    """A SinkStore a test can await: the sink agents write in their own task, a batch at a time, when it is due."""
+
+    def __init__(self, path: Path, watch: Watch) -> None:
+        super().__init__(path)
+        self.watch = watch
+        # Records handed to each write method so far, however the sink happened to batch them.
+        self.received: dict[str, int] = {"articles": 0, "stories": 0, "dead_letters": 0}
+
+    def _received(self, table: str, records: Sequence[Any]) -> None:
+        self.received[table] += len(records)
+        self.watch.changed.set()
+
+    def write_articles(self, articles: Sequence[EnrichedArticle]) -> int:
+        written = super().write_articles(articles)
+        self._received("articles", articles)
+        return written
+
+    def write_stories(self, snapshots: Sequence[StorySnapshot]) -> int:
+        written = super().write_stories(snapshots)
+        self._received("stories", snapshots)
+        return written
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        written = super().write_dead_letters(letters)
+        self._received("dead_letters", letters)
+        return written
+
+    async def wait_for(self, table: str, count: int) -> None:
+        """Return once ``count`` records in all have been written (or skipped as already there) to ``table``."""
+        await self.watch.until(lambda: self.received[table] >= count, f"{count} record(s) written to {table}")
 
 
 def dead_letters_counted(stage: str) -> float:
@@ -80,21 +142,20 @@ def ready_for_tests(app: faust.App) -> faust.App:
     """Prepare an app for ``agent.test_context()`` as faust's testing guide does."""
     app.finalize()
     app.conf.store = "memory://"
-    # Flow control starts paused (the worker resumes it after a rebalance); paused streams skip every event.
+    # Flow control starts paused (a worker resumes it after each rebalance); a paused stream skips every event.
     app.flow_control.resume()
     return app
 
 
 def close_consumer_loop(app: faust.App) -> None:
-    """Close the event loop of the app's never-started consumer thread.
+    """Close the event loop of the app's consumer thread, which test_context never starts.
 
-    faust builds ``app.consumer`` the first time a stream is iterated, and its aiokafka consumer thread
-    (a mode ServiceThread) creates an event loop in ``__init__`` that only the running thread would close.
-    Left open, the loop's ResourceWarning fires during some later garbage collection, in another test.
+    faust builds ``app.consumer`` the first time a stream is iterated; its aiokafka consumer thread (a mode
+    ServiceThread) creates an event loop in ``__init__`` that only the running thread would close. Left
+    open, its ResourceWarning fires in some later garbage collection, inside another test.
     """
-    consumer = app._consumer  # not the `consumer` property: that would build one just to close it
-    thread = getattr(consumer, "_thread", None)
-    loop = getattr(thread, "thread_loop", None)
+    consumer = app._consumer  # not the `consumer` property, which would build one just to close it
+    loop = getattr(getattr(consumer, "_thread", None), "thread_loop", None)
     if loop is not None and not loop.is_running() and not loop.is_closed():
         loop.close()
 
@@ -108,6 +169,11 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
 @pytest.fixture(scope="module")
 def spacy_extractor() -> FactExtractor:
     """One FactExtractor (one spaCy model load, about a second) per test module, without alias memory."""
@@ -115,12 +181,14 @@ def spacy_extractor() -> FactExtractor:
 
 
 @pytest.fixture
-async def pipeline_factory(settings: Settings, spacy_extractor: FactExtractor) -> AsyncIterator[Callable[[], Pipeline]]:
-    """Build worker apps with an in-memory store, ready for test_context (several, to model a restart)."""
+async def pipeline_factory(
+    settings: Settings, spacy_extractor: FactExtractor
+) -> AsyncIterator[Callable[[], Pipeline]]:
+    """Build worker apps with an in-memory store, ready for test_context (two of them model a restart)."""
     built: list[Pipeline] = []
 
     def build() -> Pipeline:
-        # A copy shares the loaded spaCy model; its alias memory is this app's table, as build_app would wire it.
+        # The copy shares the loaded spaCy model; its alias memory is this app's table, as build_app wires it.
         extractor = copy.copy(spacy_extractor)
         pipeline = build_app(settings, store="memory://", extractor=extractor)
         extractor.aliases = pipeline.app.tables[ALIAS_TABLE]
@@ -139,41 +207,15 @@ async def pipeline(pipeline_factory: Callable[[], Pipeline]) -> Pipeline:
 
 
 @pytest.fixture
-def outboxes(pipeline: Pipeline) -> dict[str, Outbox]:
+def outboxes(pipeline: Pipeline, watch: Watch) -> dict[str, Outbox]:
     """Every topic the worker's agents write to, by name, with ``send`` replaced by an AsyncMock."""
-    return {name: Outbox(pipeline.topics[name]) for name in (NORMALIZED, DEDUPED, FACTS, ENRICHED, STORIES, DEADLETTER)}
-
-
-class WatchedStore(SinkStore):
-    """A SinkStore a test can await: the sink agents write batches in their own task, when a batch is due."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.batches: dict[str, int] = {"articles": 0, "stories": 0, "dead_letters": 0}
-        self._changed = asyncio.Event()
-
-    def _written(self, table: str, rows: int) -> int:
-        self.batches[table] += 1
-        self._changed.set()
-        return rows
-
-    def write_articles(self, articles: Sequence[EnrichedArticle]) -> int:
-        return self._written("articles", super().write_articles(articles))
-
-    def write_stories(self, snapshots: Sequence[StorySnapshot]) -> int:
-        return self._written("stories", super().write_stories(snapshots))
-
-    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
-        return self._written("dead_letters", super().write_dead_letters(letters))
-
-    async def wait_for_batches(self, table: str, count: int) -> None:
-        """Return once ``count`` batches have been written to ``table`` in all."""
-        await until(self._changed, lambda: self.batches[table] >= count, f"{count} batch(es) into {table}")
+    names = (NORMALIZED, DEDUPED, FACTS, ENRICHED, STORIES, DEADLETTER)
+    return {name: Outbox(pipeline.topics[name], watch) for name in names}
 
 
 @pytest.fixture
-def sink_store(tmp_path: Path) -> Iterator[WatchedStore]:
-    store = WatchedStore(tmp_path / "sink" / "copydesk.sqlite")
+def sink_store(tmp_path: Path, watch: Watch) -> Iterator[WatchedStore]:
+    store = WatchedStore(tmp_path / "sink" / "copydesk.sqlite", watch)
     yield store
     store.close()
 

@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 
-from pipeline.app import ALIAS_TABLE, DEADLETTER, DEDUPE_TABLE, DEDUPED, ENRICHED, FACTS, NORMALIZED, STORIES, STORY_TABLE
+from pipeline.app import (
+    ALIAS_TABLE,
+    DEADLETTER,
+    DEDUPE_TABLE,
+    DEDUPED,
+    ENRICHED,
+    FACTS,
+    NORMALIZED,
+    STORIES,
+    STORY_TABLE,
+)
 from pipeline.codec import encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor, entity_id
@@ -25,11 +35,7 @@ from schemas import (
     NormalizedArticle,
     StorySnapshot,
 )
-from tests.agents.conftest import (
-    SINK_BATCH,
-    Outbox,
-    dead_letters_counted,
-)
+from tests.agents.conftest import Outbox, dead_letters_counted
 from tests.conftest import raw_seed
 
 SEEDS = ("000", "001", "002", "003", "004")
@@ -48,9 +54,17 @@ def without(record: Any, *fields: str) -> dict[str, Any]:
 
 def duplicate_index(cfg: DedupeSettings) -> DuplicateIndex:
     return DuplicateIndex(
-        num_perm=cfg.num_perm, shingle_words=cfg.shingle_words, lsh_threshold=cfg.lsh_threshold,
+        num_perm=cfg.num_perm,
+        shingle_words=cfg.shingle_words,
+        lsh_threshold=cfg.lsh_threshold,
         window_size=cfg.window_size,
     )
+
+
+async def put_records(agent: Any, records: list[Any], key: str = "article_id") -> None:
+    """Put each record on the agent's stream as JSON, keyed like its topic (by article, story, message)."""
+    for record in records:
+        await agent.put(encode(record), key=getattr(record, key).encode())
 
 
 # --- the seeds, stage by stage (what each agent's upstream stage sends) --------------------------------
@@ -63,7 +77,9 @@ def seed_deduped(seed_articles: dict[str, NormalizedArticle]) -> dict[str, Dedup
 
 
 @pytest.fixture(scope="module")
-def seed_facts(seed_deduped: dict[str, DedupedArticle], spacy_extractor: FactExtractor) -> dict[str, FactsArticle]:
+def seed_facts(
+    seed_deduped: dict[str, DedupedArticle], spacy_extractor: FactExtractor
+) -> dict[str, FactsArticle]:
     facts = spacy_extractor.extract_many(list(seed_deduped.values()))
     return {
         prefix: FactsArticle(**dict(article), facts=article_facts)
@@ -89,9 +105,9 @@ def seed_story(seed_facts: dict[str, FactsArticle]) -> tuple[list[EnrichedArticl
 # --- normalize: wire.raw.<feed> -> copydesk.normalized -------------------------------------------------
 
 
-async def test_normalize_sends_the_normalized_seed(pipeline, outboxes, seed_articles):
+async def test_normalize_sends_the_normalized_seed(watch, pipeline, outboxes, seed_articles):
     raw = raw_seed("000")
-    async with pipeline.agents["normalize"].test_context() as agent:
+    async with watch.test_context(pipeline.agents["normalize"]) as agent:
         await agent.put(raw_json("000"), key=raw.article_id.encode())
         await outboxes[NORMALIZED].wait_for(1)
 
@@ -109,22 +125,33 @@ async def test_normalize_sends_the_normalized_seed(pipeline, outboxes, seed_arti
 
 REJECTED = [
     pytest.param(b"\xff\xfe{}", "not UTF-8: byte 0 is invalid (invalid start byte)", id="not-utf8"),
-    pytest.param(b'{"article_id": "x", "feed": ', "malformed JSON: Expecting value at line 1 column 29",
-                 id="malformed-json"),
-    pytest.param(raw_json(schema_version=2), "unknown schema_version 2: this worker reads version 1",
-                 id="unknown-schema-version"),
+    pytest.param(
+        b'{"article_id": "x", "feed": ',
+        "malformed JSON: Expecting value at line 1 column 29",
+        id="malformed-json",
+    ),
+    pytest.param(
+        raw_json(schema_version=2),
+        "unknown schema_version 2: this worker reads version 1",
+        id="unknown-schema-version",
+    ),
     pytest.param(raw_json(text=""), "article text is empty", id="empty-text"),
-    pytest.param(raw_json(text="Blinken"), "body has 1 words after cleaning, fewer than 5", id="one-word-body"),
-    pytest.param(raw_json(text="Blinken heads\x00 to Mexico as the migrant caravan moves north"),
-                 "text contains NUL bytes: binary data, not an article", id="nul-bytes"),
+    pytest.param(
+        raw_json(text="Blinken"), "body has 1 words after cleaning, fewer than 5", id="one-word-body"
+    ),
+    pytest.param(
+        raw_json(text="Blinken heads\x00 to Mexico as the migrant caravan moves north"),
+        "text contains NUL bytes: binary data, not an article",
+        id="nul-bytes",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("payload", "error"), REJECTED)
-async def test_normalize_dead_letters_a_bad_message_and_goes_on(pipeline, outboxes, payload, error):
+async def test_normalize_dead_letters_a_bad_message_and_goes_on(watch, pipeline, outboxes, payload, error):
     good = raw_seed("000")
     counted = dead_letters_counted("normalize")
-    async with pipeline.agents["normalize"].test_context() as agent:
+    async with watch.test_context(pipeline.agents["normalize"]) as agent:
         await agent.put(payload, key=b"bad-1")
         await agent.put(raw_json("000"), key=good.article_id.encode())
         await outboxes[NORMALIZED].wait_for(1)
@@ -133,14 +160,17 @@ async def test_normalize_dead_letters_a_bad_message_and_goes_on(pipeline, outbox
     assert (letter.stage, letter.error) == ("normalize", error)
     assert (letter.topic, letter.partition, letter.offset, letter.key) == ("wire.raw.seeds", 0, 0, "bad-1")
     assert (letter.payload, letter.payload_bytes, letter.payload_truncated) == (
-        payload.decode("utf-8", "replace"), len(payload), False)
+        payload.decode("utf-8", "replace"),
+        len(payload),
+        False,
+    )
     assert outboxes[DEADLETTER].keys() == [b"bad-1"]
     # Only the good message after it became an article.
     assert [a.article_id for a in outboxes[NORMALIZED].records(NormalizedArticle)] == [good.article_id]
     assert dead_letters_counted("normalize") == counted + 1
 
 
-async def test_normalize_worker_keeps_going_through_bad_messages(pipeline, outboxes):
+async def test_normalize_worker_keeps_going_through_bad_messages(watch, pipeline, outboxes):
     messages = [
         (b"bad-1", b"\xff\xfe{}"),
         (b"000", raw_json("000")),
@@ -149,31 +179,31 @@ async def test_normalize_worker_keeps_going_through_bad_messages(pipeline, outbo
         (b"002", raw_json("002")),
     ]
     counted = dead_letters_counted("normalize")
-    async with pipeline.agents["normalize"].test_context() as agent:
+    async with watch.test_context(pipeline.agents["normalize"]) as agent:
         for key, payload in messages:
             await agent.put(payload, key=key)
         await outboxes[NORMALIZED].wait_for(2)
 
     letters = outboxes[DEADLETTER].records(DeadLetter)
     assert [(letter.key, letter.offset) for letter in letters] == [("bad-1", 0), ("bad-2", 2), ("bad-3", 3)]
-    assert [letter.payload for letter in letters[1:]] == [b"[1, 2".decode(), raw_json("001", text="").decode()]
+    assert [letter.payload for letter in letters[1:]] == [
+        b"[1, 2".decode(),
+        raw_json("001", text="").decode(),
+    ]
     assert [a.article_id for a in outboxes[NORMALIZED].records(NormalizedArticle)] == [
-        raw_seed("000").article_id, raw_seed("002").article_id]
+        raw_seed("000").article_id,
+        raw_seed("002").article_id,
+    ]
     assert dead_letters_counted("normalize") == counted + 3
 
 
 # --- dedupe: copydesk.normalized -> copydesk.deduped ----------------------------------------------------
 
 
-async def put_articles(agent: Any, articles: list[Any]) -> None:
-    for article in articles:
-        await agent.put(encode(article), key=article.article_id.encode())
-
-
-async def test_dedupe_relates_the_seeds(pipeline, outboxes, seed_articles):
+async def test_dedupe_relates_the_seeds(watch, pipeline, outboxes, seed_articles):
     articles = [seed_articles[prefix] for prefix in SEEDS]
-    async with pipeline.agents["dedupe"].test_context() as agent:
-        await put_articles(agent, articles)
+    async with watch.test_context(pipeline.agents["dedupe"]) as agent:
+        await put_records(agent, articles)
         await outboxes[DEDUPED].wait_for(5)
 
     deduped = outboxes[DEDUPED].records(DedupedArticle)
@@ -190,25 +220,26 @@ async def test_dedupe_relates_the_seeds(pipeline, outboxes, seed_articles):
     outboxes[DEADLETTER].send.assert_not_awaited()
 
 
-async def test_dedupe_redelivery_gets_the_first_decision(pipeline, outboxes, seed_articles):
+async def test_dedupe_redelivery_gets_the_first_decision(watch, pipeline, outboxes, seed_articles):
     first, paraphrase = seed_articles["000"], seed_articles["001"]
-    async with pipeline.agents["dedupe"].test_context() as agent:
+    async with watch.test_context(pipeline.agents["dedupe"]) as agent:
         # At-least-once delivery: both are delivered again after a restart, in the same order.
-        await put_articles(agent, [first, paraphrase, first, paraphrase])
+        await put_records(agent, [first, paraphrase, first, paraphrase])
         await outboxes[DEDUPED].wait_for(4)
 
     decisions = [d.dedup for d in outboxes[DEDUPED].records(DedupedArticle)]
     assert decisions[2:] == decisions[:2]
     # The redelivered original is not an exact duplicate of itself.
-    assert [(d.relation, d.of) for d in decisions] == [
-        ("unique", None), ("paraphrase", first.article_id)] * 2
-    assert sorted(pipeline.app.tables[DEDUPE_TABLE].keys()) == sorted([first.article_id, paraphrase.article_id])
+    assert [(d.relation, d.of) for d in decisions] == [("unique", None), ("paraphrase", first.article_id)] * 2
+    assert sorted(pipeline.app.tables[DEDUPE_TABLE].keys()) == sorted(
+        [first.article_id, paraphrase.article_id]
+    )
 
 
-async def test_dedupe_table_holds_the_fingerprints(pipeline, outboxes, seed_articles, settings):
+async def test_dedupe_table_holds_the_fingerprints(watch, pipeline, outboxes, seed_articles, settings):
     articles = [seed_articles[prefix] for prefix in SEEDS]
-    async with pipeline.agents["dedupe"].test_context() as agent:
-        await put_articles(agent, articles)
+    async with watch.test_context(pipeline.agents["dedupe"]) as agent:
+        await put_records(agent, articles)
         await outboxes[DEDUPED].wait_for(5)
     sent = {d.article_id: d.dedup for d in outboxes[DEDUPED].records(DedupedArticle)}
 
@@ -226,12 +257,12 @@ async def test_dedupe_table_holds_the_fingerprints(pipeline, outboxes, seed_arti
     assert pipeline.dedupe.match(again)[0] == decision
 
 
-async def test_dedupe_agent_restores_its_window_from_the_table(pipeline_factory, seed_articles):
+async def test_dedupe_agent_restores_its_window_from_the_table(watch, pipeline_factory, seed_articles):
     articles = [seed_articles[prefix] for prefix in SEEDS]
     before = pipeline_factory()
-    deduped = Outbox(before.topics[DEDUPED])
-    async with before.agents["dedupe"].test_context() as agent:
-        await put_articles(agent, articles[:3])
+    deduped = Outbox(before.topics[DEDUPED], watch)
+    async with watch.test_context(before.agents["dedupe"]) as agent:
+        await put_records(agent, articles[:3])
         await deduped.wait_for(3)
 
     # The next worker starts with the table as recovery from its changelog leaves it.
@@ -239,13 +270,15 @@ async def test_dedupe_agent_restores_its_window_from_the_table(pipeline_factory,
     restored = after.app.tables[DEDUPE_TABLE]
     for article_id, state in before.app.tables[DEDUPE_TABLE].items():
         restored.data[article_id] = state
-    deduped = Outbox(after.topics[DEDUPED])
-    async with after.agents["dedupe"].test_context() as agent:
-        await put_articles(agent, articles[3:])
+    deduped = Outbox(after.topics[DEDUPED], watch)
+    async with watch.test_context(after.agents["dedupe"]) as agent:
+        await put_records(agent, articles[3:])
         await deduped.wait_for(2)
 
     assert [(d.dedup.relation, d.dedup.of) for d in deduped.records(DedupedArticle)] == [
-        ("update", articles[0].article_id), ("paraphrase", articles[2].article_id)]
+        ("update", articles[0].article_id),
+        ("paraphrase", articles[2].article_id),
+    ]
     assert len(after.dedupe) == 5
 
 
@@ -266,13 +299,15 @@ def seed_000_by_stage(seed_articles, seed_deduped, seed_facts) -> dict[str, Any]
         ("stories", FACTS, ENRICHED, "FactsArticle"),
     ],
 )
-@pytest.mark.parametrize("payload", [raw_json("000"), b'{"article_id": '], ids=["raw-article", "malformed-json"])
+@pytest.mark.parametrize(
+    "payload", [raw_json("000"), b'{"article_id": '], ids=["raw-article", "malformed-json"]
+)
 async def test_stage_dead_letters_a_record_of_another_model_and_goes_on(
-    pipeline, outboxes, seed_000_by_stage, stage, inbound, outbound, model, payload
+    watch, pipeline, outboxes, seed_000_by_stage, stage, inbound, outbound, model, payload
 ):
     good = seed_000_by_stage[stage]
     counted = dead_letters_counted(stage)
-    async with pipeline.agents[stage].test_context() as agent:
+    async with watch.test_context(pipeline.agents[stage]) as agent:
         await agent.put(payload, key=b"wrong")
         await agent.put(encode(good), key=good.article_id.encode())
         await outboxes[outbound].wait_for(1)
@@ -280,7 +315,12 @@ async def test_stage_dead_letters_a_record_of_another_model_and_goes_on(
     (letter,) = outboxes[DEADLETTER].records(DeadLetter)
     assert letter.stage == stage
     assert letter.error.startswith(f"not a {model}: ")
-    assert (letter.topic, letter.offset, letter.key, letter.payload) == (inbound, 0, "wrong", payload.decode())
+    assert (letter.topic, letter.offset, letter.key, letter.payload) == (
+        inbound,
+        0,
+        "wrong",
+        payload.decode(),
+    )
     assert outboxes[outbound].keys() == [good.article_id.encode()]
     assert dead_letters_counted(stage) == counted + 1
 
@@ -288,9 +328,9 @@ async def test_stage_dead_letters_a_record_of_another_model_and_goes_on(
 # --- facts: copydesk.deduped -> copydesk.facts ------------------------------------------------------------
 
 
-async def test_facts_extracts_people_and_quantities(pipeline, outboxes, seed_deduped):
+async def test_facts_extracts_people_and_quantities(watch, pipeline, outboxes, seed_deduped):
     deduped = seed_deduped["000"]
-    async with pipeline.agents["facts"].test_context() as agent:
+    async with watch.test_context(pipeline.agents["facts"]) as agent:
         await agent.put(encode(deduped), key=deduped.article_id.encode())
         await outboxes[FACTS].wait_for(1)
 
@@ -302,7 +342,8 @@ async def test_facts_extracts_people_and_quantities(pipeline, outboxes, seed_ded
     assert people[LOPEZ_OBRADOR].count >= 3
     apprehensions = [q for q in article.facts.quantities if q.value == 190_000]
     assert [(q.text, q.qualifier, q.counted) for q in apprehensions] == [
-        ("more than 190,000 apprehensions", "more than", "apprehensions")]
+        ("more than 190,000 apprehensions", "more than", "apprehensions")
+    ]
     # The extractor remembers names in the worker's alias table, written from inside the agent.
     assert pipeline.app.tables[ALIAS_TABLE]["person:lopez obrador"] == LOPEZ_OBRADOR
 
@@ -310,11 +351,11 @@ async def test_facts_extracts_people_and_quantities(pipeline, outboxes, seed_ded
 # --- stories: copydesk.facts -> wire.enriched + wire.stories ------------------------------------------------
 
 
-async def test_stories_tags_the_seeds_as_one_story(pipeline, outboxes, seed_facts):
+async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, seed_facts):
     articles = [seed_facts[prefix] for prefix in SEEDS]
     ids = [a.article_id for a in articles]
-    async with pipeline.agents["stories"].test_context() as agent:
-        await put_articles(agent, articles)
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, articles)
         await outboxes[STORIES].wait_for(5)
 
     enriched = outboxes[ENRICHED].records(EnrichedArticle)
@@ -334,68 +375,70 @@ async def test_stories_tags_the_seeds_as_one_story(pipeline, outboxes, seed_fact
 # --- sink: wire.enriched, wire.stories, wire.deadletter -> SQLite -------------------------------------------
 
 
-async def put_batch(agent: Any, records: list[Any], key: str) -> None:
-    for record in records:
-        await agent.put(encode(record), key=getattr(record, key).encode())
-
-
-async def test_sink_upserts_enriched_articles_idempotently(sink_app, sink_store, seed_story, tmp_path):
+async def test_sink_upserts_enriched_articles_idempotently(watch, sink_app, sink_store, seed_story, tmp_path):
     enriched, _ = seed_story
-    assert len(enriched) == SINK_BATCH  # one full batch: the sink writes it without waiting for `within`
-    async with sink_app.agents["sink-enriched"].test_context() as agent:
-        await put_batch(agent, enriched, "article_id")
-        await sink_store.wait_for_batches("articles", 1)
+    async with watch.test_context(sink_app.agents["sink-enriched"]) as agent:
+        await put_records(agent, enriched)
+        await sink_store.wait_for("articles", 5)
         assert sink_store.articles() == enriched
         first = sink_store.export_jsonl(tmp_path / "first")["enriched"].read_bytes()
 
-        # The same batch again, as after a crash between the write and the offset commit.
-        await put_batch(agent, enriched, "article_id")
-        await sink_store.wait_for_batches("articles", 2)
+        # The same records again, as after a crash between the write and the offset commit.
+        await put_records(agent, enriched)
+        await sink_store.wait_for("articles", 10)
 
     assert sink_store.export_jsonl(tmp_path / "again")["enriched"].read_bytes() == first
-    assert sink_store.settled_ids() == set()  # no story snapshots stored yet
 
 
-async def test_sink_keeps_the_newest_story_snapshot(sink_app, sink_store, seed_story):
-    _, snapshots = seed_story
-    newest = snapshots[-1]
-    async with sink_app.agents["sink-stories"].test_context() as agent:
-        await put_batch(agent, [snapshots[2]], "story_id")  # a part batch: written after `within`
-        await sink_store.wait_for_batches("stories", 1)
+async def test_sink_keeps_the_newest_story_snapshot(watch, sink_app, sink_store, seed_story):
+    _, snapshots = seed_story  # snapshots[n] is the story after n + 1 articles
+    async with watch.test_context(sink_app.agents["sink-stories"]) as agent:
+        await put_records(agent, [snapshots[2]], "story_id")
+        await sink_store.wait_for("stories", 1)
         assert sink_store.stories() == [snapshots[2]]
 
-        # Newer and older snapshots out of order, as partitions and redeliveries may deliver them.
-        await put_batch(agent, [newest, snapshots[0], snapshots[3]], "story_id")
-        await sink_store.wait_for_batches("stories", 2)
-        assert sink_store.stories() == [newest]
+        # Newer and older snapshots out of order, as redeliveries and restarts may bring them.
+        await put_records(agent, [snapshots[4], snapshots[0], snapshots[3]], "story_id")
+        await sink_store.wait_for("stories", 4)
+        assert sink_store.stories() == [snapshots[4]]
 
-        await put_batch(agent, [snapshots[1]], "story_id")
-        await sink_store.wait_for_batches("stories", 3)
+        await put_records(agent, [snapshots[1]], "story_id")
+        await sink_store.wait_for("stories", 5)
 
-    assert sink_store.stories() == [newest]
+    assert sink_store.stories() == [snapshots[4]]
 
 
-async def test_sink_stores_each_dead_letter_once(sink_app, sink_store, pipeline, outboxes):
-    async with pipeline.agents["normalize"].test_context() as agent:
-        await agent.put(b"\xff\xfe{}", key=b"bad-1")
-        await outboxes[DEADLETTER].wait_for(1)
-    (letter,) = outboxes[DEADLETTER].records(DeadLetter)
-
-    async with sink_app.agents["sink-deadletter"].test_context() as agent:
-        await put_batch(agent, [letter, letter], "key")
-        await sink_store.wait_for_batches("dead_letters", 1)
+async def test_sink_stores_each_dead_letter_once(watch, sink_app, sink_store):
+    letter = DeadLetter(
+        stage="normalize",
+        error="malformed JSON: Expecting value at line 1 column 6",
+        topic="wire.raw.seeds",
+        partition=0,
+        offset=7,
+        key="bad-1",
+        payload="[1, 2",
+        payload_bytes=5,
+        failed_at=PROCESSED,
+    )
+    redelivered = letter.model_copy(update={"failed_at": datetime(2023, 12, 27, 18, 9, tzinfo=UTC)})
+    async with watch.test_context(sink_app.agents["sink-deadletter"]) as agent:
+        await put_records(agent, [letter], "key")
+        await sink_store.wait_for("dead_letters", 1)
+        # The worker meets the same message again after a restart and dead-letters it a second time.
+        await put_records(agent, [redelivered], "key")
+        await sink_store.wait_for("dead_letters", 2)
 
     assert sink_store.dead_letters() == [letter]
     assert sink_store.settled_ids() == {"bad-1"}
 
 
-async def test_sink_skips_and_counts_a_record_it_cannot_read(sink_app, sink_store, seed_story):
+async def test_sink_skips_and_counts_a_record_it_cannot_read(watch, sink_app, sink_store, seed_story):
     enriched, _ = seed_story
     counted = dead_letters_counted("sink")
-    async with sink_app.agents["sink-enriched"].test_context() as agent:
+    async with watch.test_context(sink_app.agents["sink-enriched"]) as agent:
         await agent.put(b'{"not": "an enriched article"}', key=b"odd")
-        await put_batch(agent, enriched[:1], "article_id")
-        await sink_store.wait_for_batches("articles", 1)
+        await put_records(agent, enriched[:1])
+        await sink_store.wait_for("articles", 1)
 
     assert sink_store.articles() == enriched[:1]
     assert dead_letters_counted("sink") == counted + 1

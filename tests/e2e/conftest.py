@@ -25,7 +25,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, alive: Processes | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, alive: Processes | None = None
+) -> None:
     """Return once ``condition()`` is true; fail after ``timeout`` seconds or when a process of ``alive`` died."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -47,17 +49,19 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 def copydesk_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
     """Environment for copydesk processes against the test's broker, with state and output in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPYDESK_")}
-    env.update({
-        "COPYDESK_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "COPYDESK_KAFKA__FEEDS": json.dumps(["seeds"]),
-        "COPYDESK_KAFKA__SESSION_TIMEOUT_S": "6",
-        "COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S": "1",
-        "COPYDESK_KAFKA__PRODUCER_MAX_BATCH_BYTES": "1",
-        "COPYDESK_DATA_DIR": str(tmp_path / "state"),
-        "COPYDESK_SINK__OUT_DIR": str(tmp_path / "out"),
-        "COPYDESK_METRICS__WORKER_PORT": str(free_port()),
-        "COPYDESK_METRICS__SINK_PORT": str(free_port()),
-    })
+    env.update(
+        {
+            "COPYDESK_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "COPYDESK_KAFKA__FEEDS": json.dumps(["seeds"]),
+            "COPYDESK_KAFKA__SESSION_TIMEOUT_S": "6",
+            "COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S": "1",
+            "COPYDESK_KAFKA__PRODUCER_MAX_BATCH_BYTES": "1",
+            "COPYDESK_DATA_DIR": str(tmp_path / "state"),
+            "COPYDESK_SINK__OUT_DIR": str(tmp_path / "out"),
+            "COPYDESK_METRICS__WORKER_PORT": str(free_port()),
+            "COPYDESK_METRICS__SINK_PORT": str(free_port()),
+        }
+    )
     return env
 
 
@@ -70,15 +74,22 @@ class Processes:
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{args[0]}-{len(self.running)}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], env=self.env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         self.running.append(process)
         return process
 
     def call(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout, check=True)
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
 
     def assert_alive(self) -> None:
         """Fail the test with the log's tail when a started process exited."""

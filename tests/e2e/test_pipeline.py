@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,21 @@ def run_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Com
     """`copydesk run` exactly as the README has it: embedded broker, worker, sink, seeds."""
     out = tmp_path_factory.mktemp("run") / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPYDESK_")}
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--out", str(out)], env=env,
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     return result, out
 
 
 def _enriched(out: Path) -> dict[str, EnrichedArticle]:
-    records = [EnrichedArticle.model_validate_json(line) for line in (out / "enriched.jsonl").read_text().splitlines()]
+    records = [
+        EnrichedArticle.model_validate_json(line)
+        for line in (out / "enriched.jsonl").read_text().splitlines()
+    ]
     return {record.article_id: record for record in records}
 
 
@@ -67,7 +76,9 @@ def test_run_dedup_relations(run_output):
 def test_run_one_story_with_conflicts_and_corroboration(run_output):
     result, out = run_output
     articles = _enriched(out)
-    (story,) = [StorySnapshot.model_validate_json(line) for line in (out / "stories.jsonl").read_text().splitlines()]
+    (story,) = [
+        StorySnapshot.model_validate_json(line) for line in (out / "stories.jsonl").read_text().splitlines()
+    ]
     assert {a.story_id for a in articles.values()} == {story.story_id}
     assert sorted(story.article_ids) == SEED_IDS
     conflicts = {tuple(sorted(v.value for v in claim.values)) for claim in story.conflicts}
@@ -105,22 +116,40 @@ def test_worker_restart_keeps_dedupe_state_and_bad_input_is_dead_lettered(
     store = SinkStore(tmp_path / "out" / "copydesk.db")
     try:
         seeder.publish([raw_seed("000"), raw_seed("002")], lambda feed: f"wire.raw.{feed}")
-        wait_for(lambda: {ID["000"], ID["002"]} <= store.settled_ids(), 90, "the first two seeds in the sink",
-                 processes)
+        wait_for(
+            lambda: {ID["000"], ID["002"]} <= store.settled_ids(),
+            90,
+            "the first two seeds in the sink",
+            processes,
+        )
 
         processes.kill(worker)  # no clean shutdown: state must come back from disk and changelog
         processes.start("worker")
         # A syndicated copy in another page wrapper: the same words once the boilerplate is gone.
-        copy = raw_seed("000", article_id="000-copy", text=raw_seed("000").text + "\n\nShare this article\n\nADVERTISEMENT")
+        copy = raw_seed(
+            "000",
+            article_id="000-copy",
+            text=raw_seed("000").text + "\n\nShare this article\n\nADVERTISEMENT",
+        )
         seeder.publish([copy, raw_seed("003")], lambda feed: f"wire.raw.{feed}")
-        for key, value in ((b"bad-utf8", b"\xff\xfe not text"), (b"bad-json", b"{nope"),
-                           (b"bad-version", json.dumps({"schema_version": 9}).encode())):
+        for key, value in (
+            (b"bad-utf8", b"\xff\xfe not text"),
+            (b"bad-json", b"{nope"),
+            (b"bad-version", json.dumps({"schema_version": 9}).encode()),
+        ):
             seeder.send_bytes("wire.raw.seeds", key, value)
-        wait_for(lambda: {"000-copy", ID["003"], "bad-utf8", "bad-json", "bad-version"} <= store.settled_ids(),
-                 120, "the restarted worker's output in the sink", processes)
+        wait_for(
+            lambda: {"000-copy", ID["003"], "bad-utf8", "bad-json", "bad-version"} <= store.settled_ids(),
+            120,
+            "the restarted worker's output in the sink",
+            processes,
+        )
 
         articles = {a.article_id: a for a in store.articles()}
-        assert (articles["000-copy"].dedup.relation, articles["000-copy"].dedup.of) == ("exact_duplicate", ID["000"])
+        assert (articles["000-copy"].dedup.relation, articles["000-copy"].dedup.of) == (
+            "exact_duplicate",
+            ID["000"],
+        )
         assert (articles[ID["003"]].dedup.relation, articles[ID["003"]].dedup.of) == ("update", ID["000"])
         assert len({a.story_id for a in articles.values()}) == 1
         errors = {letter.key: letter for letter in store.dead_letters()}
@@ -129,6 +158,34 @@ def test_worker_restart_keeps_dedupe_state_and_bad_input_is_dead_lettered(
         assert "unknown schema_version 9" in errors["bad-version"].error
         assert all(letter.stage == "normalize" for letter in errors.values())
         assert errors["bad-json"].payload == "{nope"
+
+        # Every process serves its metrics: the restarted worker counted the three bad messages.
+        worker_port = copydesk_env["COPYDESK_METRICS__WORKER_PORT"]
+        assert _metric(worker_port, "copydesk_dead_letters_total", 'stage="normalize"') == 3.0
+        # At least the two new articles; records the killed worker had not committed come again
+        # (at-least-once), and the sink's upserts absorb them, as the assertions above show.
+        assert _metric(worker_port, "copydesk_records_out_total", 'outcome="ok",stage="stories"') >= 2.0
+        sink_port = copydesk_env["COPYDESK_METRICS__SINK_PORT"]
+        assert _metric(sink_port, "copydesk_sink_writes_total", 'table="articles"') >= 4.0
     finally:
         store.close()
         seeder.close()
+
+
+def test_seed_and_tail_commands(processes: Processes, copydesk_env: dict[str, str]):
+    seeded = processes.call("seed", str(SEEDS), "--feed", "seeds")
+    assert "published 5 articles to wire.raw.seeds" in seeded.stdout
+    tailed = processes.call("tail", "wire.raw.seeds", "--max", "5", "--timeout", "20")
+    for seed_id in SEED_IDS:
+        assert f"key={seed_id}" in tailed.stdout
+    assert '"feed": "seeds"' in tailed.stdout
+    listed = processes.call("topics", "list")
+    assert "wire.raw.seeds  (1 partitions)" in listed.stdout
+
+
+def _metric(port: str, name: str, labels: str) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{labels}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,9 @@ ECBPLUS = SHARED_DATA / "ecbplus_dev.jsonl"
 
 
 def article(article_id: str, text: str, **fields: object) -> NormalizedArticle:
-    return normalize(RawArticle(article_id=article_id, feed="test", received_at=RECEIVED, text=text, **fields))
+    return normalize(
+        RawArticle(article_id=article_id, feed="test", received_at=RECEIVED, text=text, **fields)
+    )
 
 
 def decide_all(articles: list[NormalizedArticle]) -> dict[str, tuple[str, str | None]]:
@@ -40,12 +41,18 @@ def test_independent_reports_are_not_duplicates_in_either_order(seed_articles):
 
 def test_exact_duplicate_despite_other_boilerplate(seed_articles):
     original = seed_articles["000"]
-    wrapped = article("copy", "Some headline\n\nADVERTISEMENT\n\n" + original.body + "\n\nShare this article\n\n"
-                      "Leave a Comment")
+    wrapped = article(
+        "copy",
+        "Some headline\n\nADVERTISEMENT\n\n" + original.body + "\n\nShare this article\n\nLeave a Comment",
+    )
     index = DuplicateIndex()
     index.match(original)
     decision, _ = index.match(wrapped)
-    assert (decision.relation, decision.of, decision.similarity) == ("exact_duplicate", original.article_id, 1.0)
+    assert (decision.relation, decision.of, decision.similarity) == (
+        "exact_duplicate",
+        original.article_id,
+        1.0,
+    )
 
 
 def _ecbplus_texts(count: int) -> list[dict]:
@@ -68,7 +75,9 @@ def test_light_edits_are_near_duplicates(share):
     for row in rows:
         index.match(article(row["id"], row["text"], title=row["title"]))
     for row in rows:
-        decision, _ = index.match(article(row["id"] + "-copy", _edit(row["text"], share, rng), title=row["title"]))
+        decision, _ = index.match(
+            article(row["id"] + "-copy", _edit(row["text"], share, rng), title=row["title"])
+        )
         assert (decision.relation, decision.of) == ("near_duplicate", row["id"])
 
 
@@ -119,8 +128,9 @@ def test_restore_gives_the_same_future_decisions(seed_articles):
         live.match(a)
     restored = DuplicateIndex()
     # Tables hand state back in key order, not arrival order.
-    restored.restore(live.export(a.article_id) for a in sorted(articles[:3], key=lambda a: a.article_id,
-                                                               reverse=True))
+    restored.restore(
+        live.export(a.article_id) for a in sorted(articles[:3], key=lambda a: a.article_id, reverse=True)
+    )
     for a in articles[3:]:
         assert restored.match(a) == live.match(a)
 
@@ -128,23 +138,32 @@ def test_restore_gives_the_same_future_decisions(seed_articles):
 def test_window_evicts_the_oldest(seed_articles):
     index = DuplicateIndex(window_size=2)
     evicted = [index.match(a)[1] for a in seed_articles.values()]
-    assert evicted == [[], [], [seed_articles["000"].article_id], [seed_articles["001"].article_id],
-                       [seed_articles["002"].article_id]]
+    assert evicted == [
+        [],
+        [],
+        [seed_articles["000"].article_id],
+        [seed_articles["001"].article_id],
+        [seed_articles["002"].article_id],
+    ]
     assert len(index) == 2
     # 003 is an update of 000, but 000 has left the window.
     assert seed_articles["000"].article_id not in index
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"window_size": 0}, "window_size"),
-                                                  ({"lsh_threshold": 1.5}, "lsh_threshold")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"window_size": 0}, "window_size"), ({"lsh_threshold": 1.5}, "lsh_threshold")]
+)
 def test_bad_arguments_say_how_to_fix_them(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DuplicateIndex(**kwargs)
 
 
 def test_unrelated_seed_variant_is_unique():
-    sport = raw_seed("000", text="Cup final ends in draw\n\nThe two sides could not be separated after extra time "
-                     "at the national stadium on Saturday, and the trophy will be decided by a replay next week.")
+    sport = raw_seed(
+        "000",
+        text="Cup final ends in draw\n\nThe two sides could not be separated after extra time "
+        "at the national stadium on Saturday, and the trophy will be decided by a replay next week.",
+    )
     index = DuplicateIndex()
     index.match(normalize(raw_seed("000")))
     assert index.match(normalize(sport.model_copy(update={"article_id": "sport"})))[0].relation == "unique"

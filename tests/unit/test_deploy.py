@@ -296,9 +296,9 @@ def test_state_and_output_live_on_volumes(compose: dict[str, Any]) -> None:
         service = compose["services"][name]
         volumes = {v["target"]: v for v in service["volumes"]}
         path = service["environment"][env_name]
-        assert (
-            path in volumes and volumes[path]["type"] == "volume"
-        ), f"{name}: {env_name}={path} not on a volume"
+        assert path in volumes and volumes[path]["type"] == "volume", (
+            f"{name}: {env_name}={path} not on a volume"
+        )
 
 
 def test_third_party_images_are_pinned(compose: dict[str, Any]) -> None:
@@ -367,9 +367,9 @@ def test_prometheus_mounts_match_the_config(
     assert mounts[str(config_path)] == PROMETHEUS_CONFIG
     for path in rule_files(prometheus_config):
         # Prometheus resolves rule_files against the config file's folder, here and in the container.
-        assert (
-            mounts.get(str(config_path.parent / path.name)) == path
-        ), f"{path.name} not mounted beside the config"
+        assert mounts.get(str(config_path.parent / path.name)) == path, (
+            f"{path.name} not mounted beside the config"
+        )
 
 
 def test_scrape_targets_are_the_metrics_ports_of_compose_services(
@@ -421,9 +421,9 @@ def test_every_queried_metric_is_exported(
     for name in queried:
         suffix = SERIES_SUFFIX.search(name)
         if suffix and suffix.group(1) != "created":
-            assert (
-                types.get(name[: suffix.start()]) == "histogram"
-            ), f"{name}: _{suffix.group(1)} of a non-histogram"
+            assert types.get(name[: suffix.start()]) == "histogram", (
+                f"{name}: _{suffix.group(1)} of a non-histogram"
+            )
 
 
 def test_dashboard_shows_every_scraped_metric(dashboard: dict[str, Any]) -> None:

@@ -5,9 +5,8 @@ import json
 import pytest
 
 from pipeline.normalize import InvalidArticle, is_boilerplate, normalize, parse_raw
-from tests.conftest import RECEIVED, raw_seed
-
 from schemas import RawArticle
+from tests.conftest import RECEIVED, raw_seed
 
 
 def raw(text: str, **fields: object) -> RawArticle:
@@ -17,20 +16,47 @@ def raw(text: str, **fields: object) -> RawArticle:
 @pytest.mark.parametrize(
     ("prefix", "headline", "byline", "source", "dateline"),
     [
-        ("000", "Antony Blinken leads officials to Mexico as US seeks to stem migration", "Matt Murphy",
-         "BBC News", "Washington"),
-        ("001", "US officials are led by Antony Blinken to Mexico in an effort to curb migration.", None, None, None),
+        (
+            "000",
+            "Antony Blinken leads officials to Mexico as US seeks to stem migration",
+            "Matt Murphy",
+            "BBC News",
+            "Washington",
+        ),
+        (
+            "001",
+            "US officials are led by Antony Blinken to Mexico in an effort to curb migration.",
+            None,
+            None,
+            None,
+        ),
         # 002 has no headline line: its first line is the lead paragraph, so the headline is derived from it.
-        ("002", "Secretary of State Antony J. Blinken and other top American officials were meeting with Mexico’s"
-         " president on Wednesday…", None, "24World Media", None),
-        ("003", "US and Mexico look to stem ‘unprecedented’ migrant flow", "Matt Murphy", "BBC News", "Washington"),
+        (
+            "002",
+            "Secretary of State Antony J. Blinken and other top American officials were meeting with Mexico’s"
+            " president on Wednesday…",
+            None,
+            "24World Media",
+            None,
+        ),
+        (
+            "003",
+            "US and Mexico look to stem ‘unprecedented’ migrant flow",
+            "Matt Murphy",
+            "BBC News",
+            "Washington",
+        ),
         ("004", "Blinken heads to Mexico as migrant caravan moves toward US border", None, None, None),
     ],
 )
 def test_seed_parts(seed_articles, prefix, headline, byline, source, dateline):
     article = seed_articles[prefix]
     assert (article.headline, article.byline, article.source, article.dateline) == (
-        headline, byline, source, dateline)
+        headline,
+        byline,
+        source,
+        dateline,
+    )
 
 
 def test_seed_002_keeps_its_lead_in_the_body(seed_articles):
@@ -40,16 +66,36 @@ def test_seed_002_keeps_its_lead_in_the_body(seed_articles):
 @pytest.mark.parametrize(
     ("prefix", "removed"),
     [
-        ("000", ["ARTICLE AD BOX", "Antony BlinkenImage source, Getty Images", "Image caption,",
-                 "US Secretary of State will lead the US delegation to meet President Andrés Manuel López Obrador",
-                 "Media caption,", "Watch: A look at the US border as immigration debate heats up", "1 year ago 20",
-                 "Read Entire Article"]),
-        ("001", ["Leave a Comment", "Your email address will not be published. Required fields are marked *",
-                 "Scroll to Top"]),
-        ("003", ["Antony Blinken waves from the plane as he departs at Felipe Angeles International Airport in "
-                 "Zumpango, Mexico",
-                 "At least 7,000 migrants are estimated to have joined the caravan which started in southern Mexico",
-                 "Leave a Reply"]),
+        (
+            "000",
+            [
+                "ARTICLE AD BOX",
+                "Antony BlinkenImage source, Getty Images",
+                "Image caption,",
+                "US Secretary of State will lead the US delegation to meet President Andrés Manuel López Obrador",
+                "Media caption,",
+                "Watch: A look at the US border as immigration debate heats up",
+                "1 year ago 20",
+                "Read Entire Article",
+            ],
+        ),
+        (
+            "001",
+            [
+                "Leave a Comment",
+                "Your email address will not be published. Required fields are marked *",
+                "Scroll to Top",
+            ],
+        ),
+        (
+            "003",
+            [
+                "Antony Blinken waves from the plane as he departs at Felipe Angeles International Airport in "
+                "Zumpango, Mexico",
+                "At least 7,000 migrants are estimated to have joined the caravan which started in southern Mexico",
+                "Leave a Reply",
+            ],
+        ),
     ],
 )
 def test_seed_boilerplate_removed(seed_articles, prefix, removed):
@@ -74,9 +120,19 @@ def test_seed_bodies_keep_the_reporting(seed_articles):
 
 @pytest.mark.parametrize(
     "line",
-    ["ADVERTISEMENT", "Skip Advertisement", "Read more", "Share this article", "Continue reading the main story",
-     "Image caption, Police at the scene", "Photo credit: Reuters", "3 hours ago", "© 2024 Example Media",
-     "Follow us on Twitter", "This article originally appeared on The Conversation."],
+    [
+        "ADVERTISEMENT",
+        "Skip Advertisement",
+        "Read more",
+        "Share this article",
+        "Continue reading the main story",
+        "Image caption, Police at the scene",
+        "Photo credit: Reuters",
+        "3 hours ago",
+        "© 2024 Example Media",
+        "Follow us on Twitter",
+        "This article originally appeared on The Conversation.",
+    ],
 )
 def test_is_boilerplate(line):
     assert is_boilerplate(line)
@@ -84,33 +140,48 @@ def test_is_boilerplate(line):
 
 @pytest.mark.parametrize(
     "line",
-    ["The share price fell 3% after the announcement.", "Read the statement carefully, he said.",
-     "Advertisers fled the platform in November."],
+    [
+        "The share price fell 3% after the announcement.",
+        "Read the statement carefully, he said.",
+        "Advertisers fled the platform in November.",
+    ],
 )
 def test_is_not_boilerplate(line):
     assert not is_boilerplate(line)
 
 
 def test_wire_dateline_and_agency():
-    article = normalize(raw("Storm hits coast\n\nMIAMI (AP) — A hurricane made landfall on Tuesday with winds of "
-                            "120 miles per hour, officials said."))
+    article = normalize(
+        raw(
+            "Storm hits coast\n\nMIAMI (AP) — A hurricane made landfall on Tuesday with winds of "
+            "120 miles per hour, officials said."
+        )
+    )
     assert article.dateline == "Miami"
     assert article.source == "AP"
     assert article.paragraphs[0].startswith("A hurricane made landfall")
 
 
 def test_title_field_is_the_headline():
-    article = normalize(raw("The council voted on Tuesday to close the old bridge for repairs.", title="Bridge shut"))
+    article = normalize(
+        raw("The council voted on Tuesday to close the old bridge for repairs.", title="Bridge shut")
+    )
     assert article.headline == "Bridge shut"
     assert article.paragraphs == ["The council voted on Tuesday to close the old bridge for repairs."]
 
 
 def test_html_is_reduced_to_text():
-    article = normalize(raw("<html><script>var x=1;</script><h1>Fire downtown</h1><p>A fire broke out in a "
-                            "warehouse on Main Street &amp; crews responded.</p><p>No one was hurt.</p></html>"))
+    article = normalize(
+        raw(
+            "<html><script>var x=1;</script><h1>Fire downtown</h1><p>A fire broke out in a "
+            "warehouse on Main Street &amp; crews responded.</p><p>No one was hurt.</p></html>"
+        )
+    )
     assert article.headline == "Fire downtown"
-    assert article.paragraphs == ["A fire broke out in a warehouse on Main Street & crews responded.",
-                                  "No one was hurt."]
+    assert article.paragraphs == [
+        "A fire broke out in a warehouse on Main Street & crews responded.",
+        "No one was hurt.",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -139,9 +210,14 @@ def test_parse_raw_accepts_a_raw_article():
 
 @pytest.mark.parametrize(
     ("text", "reason"),
-    [("", "article text is empty"), ("\n\n  \n", "article text is empty"), ("Hello", "fewer than 5"),
-     ("Headline\n\nOne two", "fewer than 5"), ("Real text\x00with NUL bytes in it here", "NUL bytes"),
-     ("<div><span></span></div>", "article text is empty")],
+    [
+        ("", "article text is empty"),
+        ("\n\n  \n", "article text is empty"),
+        ("Hello", "fewer than 5"),
+        ("Headline\n\nOne two", "fewer than 5"),
+        ("Real text\x00with NUL bytes in it here", "NUL bytes"),
+        ("<div><span></span></div>", "article text is empty"),
+    ],
 )
 def test_normalize_rejects_what_is_not_an_article(text, reason):
     with pytest.raises(InvalidArticle, match=reason):

@@ -86,17 +86,34 @@ def make_article(
             count = sum(body.count(form) for form in forms)
             if count:
                 entities.append(
-                    Entity(text=forms[0].strip(), label=label, canonical=canonical,
-                           entity_id=_entity_id(canonical), count=count)
+                    Entity(
+                        text=forms[0].strip(),
+                        label=label,
+                        canonical=canonical,
+                        entity_id=_entity_id(canonical),
+                        count=count,
+                    )
                 )
     qs = [
-        Quantity(text=q[0], value=q[1], qualifier=q[2], unit=q[3], counted=q[4],
-                 high=q[5] if len(q) > 5 else None, sentence=_sentence_of(body, q[0]))
+        Quantity(
+            text=q[0],
+            value=q[1],
+            qualifier=q[2],
+            unit=q[3],
+            counted=q[4],
+            high=q[5] if len(q) > 5 else None,
+            sentence=_sentence_of(body, q[0]),
+        )
         for q in quantities
     ]
     return FactsArticle(
-        article_id=article_id, feed=feed, source=source, received_at=T0 + timedelta(hours=hours),
-        headline=headline, paragraphs=[p for p in body.split("\n") if p.strip()], body=body,
+        article_id=article_id,
+        feed=feed,
+        source=source,
+        received_at=T0 + timedelta(hours=hours),
+        headline=headline,
+        paragraphs=[p for p in body.split("\n") if p.strip()],
+        body=body,
         word_count=len(body.split()),
         dedup=Dedup(relation=relation, of=of, similarity=0.0 if of is None else 0.7),
         facts=Facts(entities=entities, quantities=qs),
@@ -115,49 +132,83 @@ def seed_article(n: int, article_id: str, *, headline_line: bool = True, **kwarg
 def seed_articles() -> list[FactsArticle]:
     """The five versions of the Blinken-in-Mexico story, in seed order, a few hours apart."""
     return [
-        seed_article(0, "a000", source="BBC News", quantities=(
-            ("up to 10,000 people", 10000, "up to", None, "people"),
-            ("two million", 2e6, None, None, None),
-            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
-            ("about 7,000 people", 7000, "about", None, "people"),
-            ("about 1,000 miles", 1000, "about", "miles", None),
-        )),
+        seed_article(
+            0,
+            "a000",
+            source="BBC News",
+            quantities=(
+                ("up to 10,000 people", 10000, "up to", None, "people"),
+                ("two million", 2e6, None, None, None),
+                ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+                ("about 7,000 people", 7000, "about", None, "people"),
+                ("about 1,000 miles", 1000, "about", "miles", None),
+            ),
+        ),
         # A spun rewrite of 000 on an unnamed site.
-        seed_article(1, "a001", relation="paraphrase", of="a000", hours=2, quantities=(
-            ("Up to 10,000 individuals", 10000, "up to", None, "individuals"),
-            ("more than two million persons", 2e6, "more than", None, "persons"),
-            ("over 190,000 people", 190000, "over", None, "people"),
-            ("roughly 7,000 migrants", 7000, "roughly", None, "migrants"),
-            ("around 1,000 miles", 1000, "around", "miles", None),
-        )),
+        seed_article(
+            1,
+            "a001",
+            relation="paraphrase",
+            of="a000",
+            hours=2,
+            quantities=(
+                ("Up to 10,000 individuals", 10000, "up to", None, "individuals"),
+                ("more than two million persons", 2e6, "more than", None, "persons"),
+                ("over 190,000 people", 190000, "over", None, "people"),
+                ("roughly 7,000 migrants", 7000, "roughly", None, "migrants"),
+                ("around 1,000 miles", 1000, "around", "miles", None),
+            ),
+        ),
         # An independent report, syndicated.
-        seed_article(2, "a002", headline_line=False, source="24World Media", hours=3, quantities=(
-            ("more than 10,000 people", 10000, "more than", None, "people"),
-            ("roughly 1,000 miles", 1000, "roughly", "miles", None),
-            ("around 3,000 people", 3000, "around", None, "people"),
-            ("approximately 5,000 people", 5000, "approximately", None, "people"),
-            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
-            ("more than 400,000 people", 400000, "more than", None, "people"),
-        )),
+        seed_article(
+            2,
+            "a002",
+            headline_line=False,
+            source="24World Media",
+            hours=3,
+            quantities=(
+                ("more than 10,000 people", 10000, "more than", None, "people"),
+                ("roughly 1,000 miles", 1000, "roughly", "miles", None),
+                ("around 3,000 people", 3000, "around", None, "people"),
+                ("approximately 5,000 people", 5000, "approximately", None, "people"),
+                ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+                ("more than 400,000 people", 400000, "more than", None, "people"),
+            ),
+        ),
         # BBC's later update of 000.
-        seed_article(3, "a003", source="BBC News", relation="update", of="a000", hours=8, quantities=(
-            ("up to 10,000 people", 10000, "up to", None, "people"),
-            ("32 hours", 32, None, "hours", None),
-            ("14 buses", 14, None, None, "buses"),
-            ("two million", 2e6, None, None, None),
-            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
-            ("about 7,000 people", 7000, "about", None, "people"),
-            ("At least 7,000 migrants", 7000, "at least", None, "migrants"),
-            ("about 1,000 miles", 1000, "about", "miles", None),
-        )),
+        seed_article(
+            3,
+            "a003",
+            source="BBC News",
+            relation="update",
+            of="a000",
+            hours=8,
+            quantities=(
+                ("up to 10,000 people", 10000, "up to", None, "people"),
+                ("32 hours", 32, None, "hours", None),
+                ("14 buses", 14, None, None, "buses"),
+                ("two million", 2e6, None, None, None),
+                ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+                ("about 7,000 people", 7000, "about", None, "people"),
+                ("At least 7,000 migrants", 7000, "at least", None, "migrants"),
+                ("about 1,000 miles", 1000, "about", "miles", None),
+            ),
+        ),
         # A garbled rewrite of 002.
-        seed_article(4, "a004", relation="paraphrase", of="a002", hours=9, quantities=(
-            ("more than 10,000 people", 10000, "more than", None, "people"),
-            ("between 6,000 and 10,000 people", 6000, "between", None, "people", 10000),
-            ("about 1,600 miles", 1600, "about", "miles", None),
-            ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
-            ("more than 400,000 people", 400000, "more than", None, "people"),
-        )),
+        seed_article(
+            4,
+            "a004",
+            relation="paraphrase",
+            of="a002",
+            hours=9,
+            quantities=(
+                ("more than 10,000 people", 10000, "more than", None, "people"),
+                ("between 6,000 and 10,000 people", 6000, "between", None, "people", 10000),
+                ("about 1,600 miles", 1600, "about", "miles", None),
+                ("more than 190,000 apprehensions", 190000, "more than", None, "apprehensions"),
+                ("more than 400,000 people", 400000, "more than", None, "people"),
+            ),
+        ),
     ]
 
 
@@ -172,8 +223,12 @@ FOOTBALL = (
 
 def football(article_id: str = "f001", hours: float = 10.0) -> FactsArticle:
     return make_article(
-        article_id, "Salah double sinks Manchester United at Old Trafford", FOOTBALL, source="Sport Wire",
-        hours=hours, quantities=(("about 74,000 fans", 74000, "about", None, "fans"),),
+        article_id,
+        "Salah double sinks Manchester United at Old Trafford",
+        FOOTBALL,
+        source="Sport Wire",
+        hours=hours,
+        quantities=(("about 74,000 fans", 74000, "about", None, "fans"),),
     )
 
 
@@ -215,8 +270,8 @@ def test_five_versions_of_one_story_join_one_story(story: StorySnapshot) -> None
 
 
 def test_tagging_is_deterministic() -> None:
-    first = [s.model_dump() for s in run(StoryIndex(), seed_articles() + [football()])]
-    second = [s.model_dump() for s in run(StoryIndex(), seed_articles() + [football()])]
+    first = [s.model_dump() for s in run(StoryIndex(), [*seed_articles(), football()])]
+    second = [s.model_dump() for s in run(StoryIndex(), [*seed_articles(), football()])]
     assert first == second
 
 
@@ -233,8 +288,11 @@ def test_story_ids_do_not_depend_on_the_hash_seed() -> None:
     )
     outputs = {
         subprocess.run(
-            [sys.executable, "-c", script], env={"PYTHONHASHSEED": seed, "PATH": ""}, capture_output=True,
-            text=True, check=True,
+            [sys.executable, "-c", script],
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         for seed in ("1", "2", "3")
     }
@@ -552,26 +610,41 @@ CHIAPAS = "Officials in Chiapas said they expected the group to split up before 
     ("sentence", "quantity", "same_claim"),
     [
         # A shared setting ("southern Mexico", "US border") does not make two million a caravan's size.
-        ("More than two million people live in southern Mexico near the US border.",
-         ("More than two million people", 2e6, "more than", None, "people"), False),
+        (
+            "More than two million people live in southern Mexico near the US border.",
+            ("More than two million people", 2e6, "more than", None, "people"),
+            False,
+        ),
         # A similar value in a similar context is the same figure, reported differently: a conflict.
-        ("Local officials said the caravan crossing southern Mexico has around 3,000 people.",
-         ("around 3,000 people", 3000, "around", None, "people"), True),
+        (
+            "Local officials said the caravan crossing southern Mexico has around 3,000 people.",
+            ("around 3,000 people", 3000, "around", None, "people"),
+            True,
+        ),
         # Ten times off, but in the very same words: a disagreement (or a typo) about the same figure.
-        ("A caravan of about 80,000 people is crossing southern Mexico toward the US border, a report says.",
-         ("about 80,000 people", 80000, "about", None, "people"), True),
+        (
+            "A caravan of about 80,000 people is crossing southern Mexico toward the US border, a report says.",
+            ("about 80,000 people", 80000, "about", None, "people"),
+            True,
+        ),
     ],
 )
 def test_values_far_outside_a_claim_join_it_only_on_strong_context(
     sentence: str, quantity: tuple, same_claim: bool
 ) -> None:
     first = make_article(
-        "c001", "Caravan crosses Mexico",
+        "c001",
+        "Caravan crosses Mexico",
         "A caravan of about 7,000 people is crossing southern Mexico toward the US border.\n" + CHIAPAS,
-        source="Wire", quantities=(("about 7,000 people", 7000, "about", None, "people"),),
+        source="Wire",
+        quantities=(("about 7,000 people", 7000, "about", None, "people"),),
     )
     second = make_article(
-        "c002", "Caravan crosses Mexico", sentence + "\n" + CHIAPAS, source="Other Wire", hours=1,
+        "c002",
+        "Caravan crosses Mexico",
+        sentence + "\n" + CHIAPAS,
+        source="Other Wire",
+        hours=1,
         quantities=(quantity,),
     )
     snapshot = run(StoryIndex(), [first, second])[-1]
@@ -636,7 +709,7 @@ def test_real_seeds_corroborate_the_apprehensions(real_story: StorySnapshot) -> 
 
 
 def test_real_seeds_keep_two_million_apprehended_apart(real_story: StorySnapshot) -> None:
-    """"The number of people apprehended ... exceeded two million" is a yearly total, not the caravan."""
+    """ "The number of people apprehended ... exceeded two million" is a yearly total, not the caravan."""
     two_million = [c for c in real_story.facts if 2e6 in {v.value for v in c.values}]
     assert two_million
     for claim in two_million:
@@ -667,7 +740,12 @@ def ecbplus_articles(limit: int | None = None) -> tuple[list[FactsArticle], list
     rows = [json.loads(line) for line in ECBPLUS.read_text(encoding="utf-8").splitlines()][:limit]
     articles = [
         make_article(
-            r["id"], r["title"], r["text"], source=r["source"], feed="ecbplus", hours=i / 3600,
+            r["id"],
+            r["title"],
+            r["text"],
+            source=r["source"],
+            feed="ecbplus",
+            hours=i / 3600,
             entities=_crude_entities(r["title"] + "\n" + r["text"]),
         )
         for i, r in enumerate(rows)
@@ -711,8 +789,10 @@ def test_ecbplus_smoke_eval() -> None:
     predicted = [index.tag(a).story_id for a in articles]
     seconds = time.perf_counter() - start
     bcubed, pairwise = bcubed_and_pairwise_f1(predicted, gold)
-    print(f"\nECB+ dev: {len(articles)} docs, {len(set(predicted))} stories (gold {len(set(gold))}), "
-          f"BCubed F1 {bcubed:.3f}, pairwise F1 {pairwise:.3f}, {len(articles) / seconds:.0f} docs/s")
+    print(
+        f"\nECB+ dev: {len(articles)} docs, {len(set(predicted))} stories (gold {len(set(gold))}), "
+        f"BCubed F1 {bcubed:.3f}, pairwise F1 {pairwise:.3f}, {len(articles) / seconds:.0f} docs/s"
+    )
     assert bcubed >= 0.80
     assert pairwise >= 0.70
     assert len(articles) / seconds >= 200  # ~1,000+ on an idle core; loose so a busy CI box does not flake
