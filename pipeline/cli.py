@@ -416,5 +416,13 @@ def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
     )
 
 
+def _register_evals() -> None:
+    from pipeline.evals import eval_group
+
+    main.add_command(eval_group)
+
+
+_register_evals()
+
 if __name__ == "__main__":
     main()
