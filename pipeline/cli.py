@@ -91,14 +91,14 @@ def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> 
     import faust
 
     from pipeline.metrics import serve_metrics
-    from pipeline.sink import SinkStore, build_sink_app
+    from pipeline.sink import build_sink_app, open_store
 
     settings = _settings(bootstrap_servers)
     if out_dir is not None:
         settings = settings.model_copy(update={"sink": settings.sink.model_copy(update={"out_dir": out_dir})})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     serve_metrics(settings.metrics.sink_port, settings.metrics.host)
-    store = SinkStore(settings.sink.out_dir / "copydesk.db")
+    store = open_store(settings)
     try:
         faust.Worker(
             build_sink_app(settings, store), loglevel=loglevel, quiet=True

@@ -37,6 +37,7 @@ DEAD_LETTERS = Counter(
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 SINK_WRITES = Counter("copydesk_sink_writes_total", "Rows the sink upserted, by table.", ["table"])
+SINK_RETRIES = Counter("copydesk_sink_retries_total", "Sink writes retried because the store was down.")
 SEEDED = Counter("copydesk_seeded_total", "Articles the seeder published, by feed.", ["feed"])
 CONSUMER_LAG = Gauge(
     "copydesk_consumer_lag_records", "Records behind the partition's high watermark.", ["topic", "partition"]
@@ -53,6 +54,7 @@ ALL_METRIC_NAMES = (
     "copydesk_open_stories",
     "copydesk_sink_writes_total",
     "copydesk_seeded_total",
+    "copydesk_sink_retries_total",
     "copydesk_consumer_lag_records",
 )
 

@@ -71,6 +71,10 @@ class StoriesSettings(BaseModel):
 
 class SinkSettings(BaseModel):
     out_dir: Path = Path("out")
+    # postgresql://user:password@host:5432/db; unset: SQLite at out_dir/copydesk.db. A secret: never logged.
+    database_url: SecretStr | None = None
+    # How long a batch waits for the database to come back before the sink gives up and restarts.
+    max_outage_s: float = Field(default=600.0, gt=0.0)
     batch_size: int = Field(default=200, ge=1)
     batch_seconds: float = Field(default=0.5, gt=0.0)
 

@@ -1,19 +1,22 @@
-"""The sink: upsert enriched articles, story snapshots and dead letters into SQLite; export JSONL.
+"""The sink: upsert enriched articles, story snapshots and dead letters into SQLite or PostgreSQL; JSONL.
 
-``SinkStore`` is the pure core (no Kafka): idempotent upserts by key, so a replayed batch leaves the
-store unchanged, and a story snapshot never overwrites a newer one. ``build_sink_app`` wraps it in
-batched faust agents.
+``SinkStore`` (SQLite) and ``PostgresSinkStore`` are the pure core (no Kafka): idempotent upserts by key
+in batches, so a replayed batch leaves the store unchanged, and a story snapshot never overwrites a
+newer one; the schema migrates on start. ``build_sink_app`` wraps a store in batched faust agents that
+wait (bounded) while the database is down.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,60 +30,113 @@ from pipeline.codec import decode
 from pipeline.settings import Settings
 from schemas import DeadLetter, EnrichedArticle, StorySnapshot
 
-__all__ = ["SinkStore", "build_sink_app"]
+__all__ = [
+    "PostgresSinkStore",
+    "SinkStore",
+    "StoreUnavailable",
+    "build_sink_app",
+    "open_store",
+    "write_with_retry",
+]
 
 log = logging.getLogger(__name__)
 
-# Each entry migrates the database from version N to N+1 (PRAGMA user_version).
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE articles (
-        article_id   TEXT PRIMARY KEY,
-        story_id     TEXT NOT NULL,
-        feed         TEXT NOT NULL,
-        source       TEXT,
-        headline     TEXT NOT NULL,
-        relation     TEXT NOT NULL,
-        of_article   TEXT,
-        received_at  TEXT NOT NULL,
-        record       TEXT NOT NULL
-    );
-    CREATE INDEX articles_story ON articles (story_id);
-    CREATE TABLE stories (
-        story_id     TEXT PRIMARY KEY,
-        n_articles   INTEGER NOT NULL,
-        last_updated TEXT NOT NULL,
-        record       TEXT NOT NULL
-    );
-    CREATE TABLE dead_letters (
-        letter_id    TEXT PRIMARY KEY,
-        stage        TEXT NOT NULL,
-        message_key  TEXT,
-        error        TEXT NOT NULL,
-        record       TEXT NOT NULL
-    );
-    """,
+# Each entry migrates the database from version N to N+1. The SQL is the same for SQLite and PostgreSQL.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE articles (
+            article_id   TEXT PRIMARY KEY,
+            story_id     TEXT NOT NULL,
+            feed         TEXT NOT NULL,
+            source       TEXT,
+            headline     TEXT NOT NULL,
+            relation     TEXT NOT NULL,
+            of_article   TEXT,
+            received_at  TEXT NOT NULL,
+            record       TEXT NOT NULL
+        )""",
+        "CREATE INDEX articles_story ON articles (story_id)",
+        """CREATE TABLE stories (
+            story_id     TEXT PRIMARY KEY,
+            n_articles   INTEGER NOT NULL,
+            last_updated TEXT NOT NULL,
+            record       TEXT NOT NULL
+        )""",
+        """CREATE TABLE dead_letters (
+            letter_id    TEXT PRIMARY KEY,
+            stage        TEXT NOT NULL,
+            message_key  TEXT,
+            error        TEXT NOT NULL,
+            record       TEXT NOT NULL
+        )""",
+    ),
 )
+
+_UPSERT_ARTICLES = """INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (article_id) DO UPDATE SET story_id = excluded.story_id, feed = excluded.feed,
+    source = excluded.source, headline = excluded.headline, relation = excluded.relation,
+    of_article = excluded.of_article, received_at = excluded.received_at, record = excluded.record"""
+# A redelivered older snapshot (fewer articles) never replaces a newer one.
+_UPSERT_STORIES = """INSERT INTO stories VALUES (?, ?, ?, ?)
+    ON CONFLICT (story_id) DO UPDATE SET n_articles = excluded.n_articles,
+    last_updated = excluded.last_updated, record = excluded.record
+    WHERE excluded.n_articles >= stories.n_articles"""
+_INSERT_DEAD_LETTERS = "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO NOTHING"
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or written right now; the write may be retried."""
 
 
 class SinkStore:
-    """An SQLite store of the pipeline's output, upserted by key."""
+    """The pipeline's output in SQLite (this class) or PostgreSQL (``PostgresSinkStore``), upserted by key."""
+
+    placeholder = "?"
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db: Any = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
 
+    # --- backend-specific -------------------------------------------------------------------------
+
+    def _schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        version = self._schema_version()
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.execute("BEGIN IMMEDIATE")
+            for statement in statements:
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {number}")
+            self._db.execute("COMMIT")
+
+    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable(f"SQLite {self.path}: {error}") from error
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return list(self._db.execute(sql))
 
     def close(self) -> None:
         self._db.close()
+
+    # --- shared ------------------------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self.placeholder) if self.placeholder != "?" else sql
 
     def write_articles(self, articles: Sequence[EnrichedArticle]) -> int:
         """Upsert articles by article_id (the last record wins); return the rows written."""
@@ -98,15 +154,8 @@ class SinkStore:
             )
             for a in articles
         ]
-        with self._transaction():
-            self._db.executemany(
-                """INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (article_id) DO UPDATE SET story_id = excluded.story_id, feed = excluded.feed,
-                   source = excluded.source, headline = excluded.headline, relation = excluded.relation,
-                   of_article = excluded.of_article, received_at = excluded.received_at,
-                   record = excluded.record""",
-                rows,
-            )
+        if rows:
+            self._write(self._sql(_UPSERT_ARTICLES), rows)
         return len(rows)
 
     def write_stories(self, snapshots: Sequence[StorySnapshot]) -> int:
@@ -115,14 +164,8 @@ class SinkStore:
             (s.story_id, len(s.article_ids), s.last_updated.isoformat(), s.model_dump_json())
             for s in snapshots
         ]
-        with self._transaction():
-            self._db.executemany(
-                """INSERT INTO stories VALUES (?, ?, ?, ?)
-                   ON CONFLICT (story_id) DO UPDATE SET n_articles = excluded.n_articles,
-                   last_updated = excluded.last_updated, record = excluded.record
-                   WHERE excluded.n_articles >= stories.n_articles""",
-                rows,
-            )
+        if rows:
+            self._write(self._sql(_UPSERT_STORIES), rows)
         return len(rows)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
@@ -133,32 +176,29 @@ class SinkStore:
             if letter.offset is None:
                 origin += "|" + hashlib.sha256(letter.payload.encode("utf-8")).hexdigest()
             rows.append((origin, letter.stage, letter.key, letter.error, letter.model_dump_json()))
-        with self._transaction():
-            self._db.executemany("INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?)", rows)
+        if rows:
+            self._write(self._sql(_INSERT_DEAD_LETTERS), rows)
         return len(rows)
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
     def articles(self) -> list[EnrichedArticle]:
-        rows = self._db.execute("SELECT record FROM articles ORDER BY received_at, article_id")
+        rows = self._rows("SELECT record FROM articles ORDER BY received_at, article_id")
         return [EnrichedArticle.model_validate_json(record) for (record,) in rows]
 
     def stories(self) -> list[StorySnapshot]:
-        rows = self._db.execute("SELECT record FROM stories ORDER BY story_id")
+        rows = self._rows("SELECT record FROM stories ORDER BY story_id")
         return [StorySnapshot.model_validate_json(record) for (record,) in rows]
 
     def dead_letters(self) -> list[DeadLetter]:
-        rows = self._db.execute("SELECT record FROM dead_letters ORDER BY letter_id")
+        rows = self._rows("SELECT record FROM dead_letters ORDER BY letter_id")
         return [DeadLetter.model_validate_json(record) for (record,) in rows]
 
     def settled_ids(self) -> set[str]:
         """Return the article_ids that reached the end: enriched with their story stored, or dead-lettered."""
-        enriched = {row[0] for row in self._db.execute("SELECT article_id FROM articles")}
+        enriched = {row[0] for row in self._rows("SELECT article_id FROM articles")}
         in_stories: set[str] = set()
-        for (record,) in self._db.execute("SELECT record FROM stories"):
+        for (record,) in self._rows("SELECT record FROM stories"):
             in_stories.update(json.loads(record)["article_ids"])
-        dead = {row[0] for row in self._db.execute("SELECT message_key FROM dead_letters") if row[0]}
+        dead = {row[0] for row in self._rows("SELECT message_key FROM dead_letters") if row[0]}
         return (enriched & in_stories) | dead
 
     def export_jsonl(self, out_dir: Path) -> dict[str, Path]:
@@ -173,22 +213,118 @@ class SinkStore:
             path = out_dir / f"{name}.jsonl"
             partial = path.with_suffix(".jsonl.partial")
             with partial.open("w", encoding="utf-8") as out:
-                for (record,) in self._db.execute(query):
+                for (record,) in self._rows(query):
                     out.write(record + "\n")
             os.replace(partial, path)
             written[name] = path
         return written
 
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+class PostgresSinkStore(SinkStore):
+    """The same store in PostgreSQL (``COPYDESK_SINK__DATABASE_URL=postgresql://...``).
 
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    Reconnects after the server went away: a write that fails raises StoreUnavailable and the next
+    call opens a new connection.
+    """
 
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = None  # type: ignore[assignment]
+        self._db = None
+        self._connect()
+        self._migrate()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._db is None or self._db.closed:
+            try:
+                self._db = psycopg.connect(self.url, autocommit=False, connect_timeout=5)
+            except psycopg.OperationalError as error:
+                self._db = None
+                raise StoreUnavailable(f"PostgreSQL: {error}") from error
+        return self._db
+
+    def _schema_version(self) -> int:
+        db = self._connect()
+        with db.transaction():
+            db.execute("CREATE TABLE IF NOT EXISTS copydesk_schema (version INTEGER NOT NULL)")
+            row = db.execute("SELECT max(version) FROM copydesk_schema").fetchone()
+        return row[0] or 0
+
+    def _migrate(self) -> None:
+        db = self._connect()
+        version = self._schema_version()
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            with db.transaction():
+                # One migrator at a time, when several sinks start together.
+                db.execute("LOCK TABLE copydesk_schema IN EXCLUSIVE MODE")
+                if (db.execute("SELECT max(version) FROM copydesk_schema").fetchone()[0] or 0) >= number:
+                    continue
+                for statement in statements:
+                    db.execute(statement)
+                db.execute("INSERT INTO copydesk_schema VALUES (%s)", (number,))
+
+    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        import psycopg
+
+        try:
+            db = self._connect()
+            with db.transaction(), db.cursor() as cursor:
+                cursor.executemany(sql, rows)
+        except psycopg.OperationalError as error:
+            self._drop_connection()
+            raise StoreUnavailable(f"PostgreSQL: {error}") from error
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            db = self._connect()
+            with db.transaction():
+                return list(db.execute(sql))
+        except psycopg.OperationalError as error:
+            self._drop_connection()
+            raise StoreUnavailable(f"PostgreSQL: {error}") from error
+
+    def _drop_connection(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                self._db.close()
+        self._db = None
+
+    def close(self) -> None:
+        self._drop_connection()
+
+
+def open_store(settings: Settings) -> SinkStore:
+    """Return the store the settings name: PostgreSQL when a database URL is set, else SQLite in out_dir."""
+    url = settings.sink.database_url
+    if url is not None:
+        return PostgresSinkStore(url.get_secret_value())
+    return SinkStore(settings.sink.out_dir / "copydesk.db")
+
+
+async def write_with_retry(write: Callable[[], int], max_wait_s: float, what: str) -> int:
+    """Call ``write`` until it succeeds; while the store is down, retry with backoff for up to ``max_wait_s``.
+
+    The batch stays unacknowledged meanwhile, so Kafka keeps the records (and faust's flow control stops
+    fetching more). Past ``max_wait_s`` the error propagates: the sink stops and its supervisor restarts it.
+    """
+    deadline = time.monotonic() + max_wait_s
+    delay = 0.2
+    while True:
+        try:
+            return write()
+        except StoreUnavailable as error:
+            metrics.SINK_RETRIES.inc()
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("sink store unavailable writing %s (%s); retrying in %.1fs", what, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _decode_all(model: type[Any], values: Iterable[bytes]) -> list[Any]:
@@ -213,6 +349,7 @@ def build_sink_app(settings: Settings, store: SinkStore) -> faust.App:
         for name in (ENRICHED, STORIES, DEADLETTER)
     }
     batch, within = settings.sink.batch_size, settings.sink.batch_seconds
+    max_wait = settings.sink.max_outage_s
     dirty = {"export": False}
 
     @app.agent(topics[ENRICHED], name="sink-enriched")
@@ -221,7 +358,10 @@ def build_sink_app(settings: Settings, store: SinkStore) -> faust.App:
             metrics.RECORDS_IN.labels("sink").inc(len(values))
             articles = _decode_all(EnrichedArticle, values)
             started = time.perf_counter()
-            metrics.SINK_WRITES.labels("articles").inc(store.write_articles(articles))
+            written = await write_with_retry(
+                lambda batch=articles: store.write_articles(batch), max_wait, "articles"
+            )
+            metrics.SINK_WRITES.labels("articles").inc(written)
             metrics.STAGE_SECONDS.labels("sink").observe(time.perf_counter() - started)
             now = datetime.now(UTC)
             for article in articles:
@@ -232,7 +372,11 @@ def build_sink_app(settings: Settings, store: SinkStore) -> faust.App:
     @app.agent(topics[STORIES], name="sink-stories")
     async def sink_stories(stream: StreamT) -> None:
         async for values in stream.take(batch, within=within):
-            metrics.SINK_WRITES.labels("stories").inc(store.write_stories(_decode_all(StorySnapshot, values)))
+            snapshots = _decode_all(StorySnapshot, values)
+            written = await write_with_retry(
+                lambda batch=snapshots: store.write_stories(batch), max_wait, "stories"
+            )
+            metrics.SINK_WRITES.labels("stories").inc(written)
             dirty["export"] = True
 
     @app.agent(topics[DEADLETTER], name="sink-deadletter")

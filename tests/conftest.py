@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
+from tests.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -34,3 +37,23 @@ def raw_seed(prefix: str, **changes: object) -> RawArticle:
 def seed_articles() -> dict[str, NormalizedArticle]:
     """The five seeds, normalized, by their three-digit prefix."""
     return {prefix: normalize(raw_seed(prefix)) for prefix in ("000", "001", "002", "003", "004")}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test session's own (initdb in a temporary folder, its own port)."""
+    server = PostgresServer().init()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database on the test server."""
+    import psycopg
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return postgres_server.url(name)
