@@ -6,17 +6,9 @@ pipeline/settings.py); ``--bootstrap-servers`` overrides the broker for one call
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +16,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline.broker import EmbeddedBroker, client_config, create_topics
+from pipeline.broker import client_config, create_topics
 from pipeline.settings import Settings
 
 console = Console()
 # The seed articles: seeds/ of the checkout (an editable install), else seeds/ in the current folder.
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-# The embedded broker (tansu) holds each consumer-group join for half the session timeout; short timeouts
-# make a worker join in ~3 s instead of 30 s. Real Kafka keeps faust's defaults.
-EMBEDDED_SESSION_TIMEOUT_S = 6.0
-EMBEDDED_HEARTBEAT_S = 1.0
-# tansu reports a partition's end offset as the start of its newest batch; one record per batch keeps
-# faust's changelog recovery consistent after a restart (see KafkaSettings.producer_max_batch_bytes).
-EMBEDDED_PRODUCER_BATCH_BYTES = 1
 
 
 def _settings(bootstrap_servers: str | None = None, **kafka: Any) -> Settings:
@@ -234,32 +219,6 @@ def tail(
 # --- copydesk run --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _tail_of(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
@@ -277,101 +236,28 @@ def run(
     topics, starts a worker and a sink, publishes the files, waits until every article reached the sink,
     then writes OUT/enriched.jsonl, OUT/stories.jsonl and OUT/copydesk.db and prints a summary.
     """
-    from pipeline.app import topic_partitions
-    from pipeline.sink import SinkStore
+    from pipeline.seeder import collect_files, read_articles
+    from pipeline.stack import LocalStack, StackError
 
     started = time.monotonic()
-    files = list(paths) or [REPO_SEEDS if REPO_SEEDS.is_dir() else Path("seeds")]
-    settings = _settings(bootstrap_servers, feeds=[feed])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    logs = out_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    for name in (
-        "copydesk.db",
-        "copydesk.db-wal",
-        "copydesk.db-shm",
-        "enriched.jsonl",
-        "stories.jsonl",
-        "deadletter.jsonl",
-    ):
-        (out_dir / name).unlink(missing_ok=True)
-
-    with contextlib.ExitStack() as stack:
-        if not settings.kafka.bootstrap_servers:
-            broker = stack.enter_context(EmbeddedBroker(log_path=logs / "broker.log"))
-            console.print(f"embedded broker (tansu) on {broker.bootstrap_servers}")
-            settings = _settings(
-                broker.bootstrap_servers,
-                feeds=[feed],
-                session_timeout_s=EMBEDDED_SESSION_TIMEOUT_S,
-                heartbeat_interval_s=EMBEDDED_HEARTBEAT_S,
-                producer_max_batch_bytes=EMBEDDED_PRODUCER_BATCH_BYTES,
-            )
-        # A fresh broker needs fresh local state: old rocksdb tables would remember the last run's articles.
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="copydesk-state-")))
-        create_topics(settings.kafka, topic_partitions(settings))
-        env = _child_env(settings, data_dir, out_dir)
-        command = [sys.executable, "-m", "pipeline.cli"]
-        worker = stack.enter_context(_process([*command, "worker"], env, logs / "worker.log"))
-        sink = stack.enter_context(_process([*command, "sink"], env, logs / "sink.log"))
-        sent = _seed(settings, files, feed, None)
+    files = collect_files(list(paths) or [REPO_SEEDS if REPO_SEEDS.is_dir() else Path("seeds")])
+    with LocalStack(_settings(bootstrap_servers), out_dir, feed) as stack:
+        if stack.broker is not None:
+            console.print(f"embedded broker (tansu) on {stack.broker.bootstrap_servers}")
+        stack.start("worker")
+        stack.start("sink")
+        total = sum(_count_articles(path) for path in files)
+        columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("seed", total=total)
+            sent = stack.publish(read_articles(files, feed), on_sent=lambda _: progress.advance(task))
         console.print(f"published {len(sent)} articles to wire.raw.{feed}; waiting for the sink")
-        store = SinkStore(out_dir / "copydesk.db")
         try:
-            _wait_for_sink(
-                store,
-                set(sent),
-                {"worker": (worker, logs / "worker.log"), "sink": (sink, logs / "sink.log")},
-                timeout,
-            )
-            store.export_jsonl(out_dir)
-            _print_summary(store, out_dir, time.monotonic() - started)
-        finally:
-            store.close()
-
-
-def _child_env(settings: Settings, data_dir: Path, out_dir: Path) -> dict[str, str]:
-    kafka = settings.kafka
-    env = dict(os.environ)
-    env.update(
-        {
-            "COPYDESK_KAFKA__BOOTSTRAP_SERVERS": kafka.servers(),
-            "COPYDESK_KAFKA__FEEDS": json.dumps(kafka.feeds),
-            "COPYDESK_DATA_DIR": str(data_dir),
-            "COPYDESK_SINK__OUT_DIR": str(out_dir),
-            # Free ports, so a run never collides with a worker already serving metrics on this machine.
-            "COPYDESK_METRICS__WORKER_PORT": str(_free_port()),
-            "COPYDESK_METRICS__SINK_PORT": str(_free_port()),
-        }
-    )
-    if kafka.session_timeout_s is not None:
-        env["COPYDESK_KAFKA__SESSION_TIMEOUT_S"] = str(kafka.session_timeout_s)
-    if kafka.heartbeat_interval_s is not None:
-        env["COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S"] = str(kafka.heartbeat_interval_s)
-    if kafka.producer_max_batch_bytes is not None:
-        env["COPYDESK_KAFKA__PRODUCER_MAX_BATCH_BYTES"] = str(kafka.producer_max_batch_bytes)
-    return env
-
-
-def _wait_for_sink(
-    store: Any, expected: set[str], processes: dict[str, tuple[subprocess.Popen[bytes], Path]], timeout: float
-) -> None:
-    """Return once every expected article is settled in the sink; raise ClickException on a timeout or crash."""
-    deadline = time.monotonic() + timeout
-    while True:
-        missing = expected - store.settled_ids()
-        if not missing:
-            return
-        for name, (process, log_path) in processes.items():
-            if process.poll() is not None:
-                raise click.ClickException(
-                    f"the {name} exited with code {process.returncode}; its log ends:\n{_tail_of(log_path)}"
-                )
-        if time.monotonic() > deadline:
-            raise click.ClickException(
-                f"{len(missing)} articles did not reach the sink within {timeout:.0f}s: {sorted(missing)[:10]}"
-            )
-        time.sleep(0.2)
+            stack.wait_for_sink(set(sent), timeout)
+        except StackError as error:
+            raise click.ClickException(str(error)) from None
+        stack.store.export_jsonl(out_dir)
+        _print_summary(stack.store, out_dir, time.monotonic() - started)
 
 
 def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:

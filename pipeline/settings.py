@@ -53,7 +53,6 @@ class DedupeSettings(BaseModel):
     num_perm: int = Field(default=128, ge=16)
     shingle_words: int = Field(default=3, ge=1)
     lsh_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
-    near_duplicate_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
     window_size: int = Field(default=50_000, ge=1, description="Articles remembered; the oldest are evicted.")
 
 

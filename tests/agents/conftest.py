@@ -67,13 +67,14 @@ class Watch:
         """Return once ``predicate()`` holds; raise the agent's error if it crashes; fail after WAIT_SECONDS."""
         try:
             async with asyncio.timeout(WAIT_SECONDS):
-                while not predicate():
-                    if self.crash is not None:
-                        raise self.crash
+                while self.crash is None and not predicate():
                     self.changed.clear()
                     await self.changed.wait()
         except TimeoutError:
             pytest.fail(f"waited {WAIT_SECONDS:.0f} s for {what}")
+        # Even when the condition holds: the agent may have died right after meeting it.
+        if self.crash is not None:
+            raise self.crash
 
 
 class Outbox:
