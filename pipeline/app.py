@@ -161,12 +161,13 @@ def build_app(
     deadletter = app.topic(DEADLETTER, partitions=partitions, value_serializer="raw", key_serializer="raw")
 
     # Table keys are article, alias and story ids; values are the cores' JSON-able exports.
-    json_schema = faust.Schema(key_type=str, value_type=dict, key_serializer="json", value_serializer="json")
+    # Plain JSON keys and values, no faust Record types (changelog recovery would call Record.from_data).
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
     dedupe_table = app.Table(DEDUPE_TABLE, partitions=1, schema=json_schema)
     alias_table = app.Table(
         ALIAS_TABLE,
         partitions=1,
-        schema=faust.Schema(key_type=str, value_type=str, key_serializer="json", value_serializer="json"),
+        schema=json_schema,
     )
     story_table = app.Table(STORY_TABLE, partitions=1, schema=json_schema)
 

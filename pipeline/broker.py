@@ -149,6 +149,11 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def signal(self, number: int) -> None:
+        """Send a signal to the broker process (SIGSTOP/SIGCONT stall it, as a hung broker would)."""
+        if self._process is not None:
+            self._process.send_signal(number)
+
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
             self._process.terminate()

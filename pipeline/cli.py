@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,62 @@ def run(
             raise click.ClickException(str(error)) from None
         stack.store.export_jsonl(out_dir)
         _print_summary(stack.store, out_dir, time.monotonic() - started)
+
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def _corpus(paths: tuple[Path, ...], limit: int, feed: str) -> list[Any]:
+    """Return up to ``limit`` raw articles from the paths (default: the GVA dev corpus beside the checkout)."""
+    from itertools import islice
+
+    from pipeline.seeder import collect_files, read_articles
+
+    default = SHARED_DATA / "gva_dev.jsonl"
+    if not paths and not default.exists():
+        raise click.UsageError(f"no corpus given and {default} does not exist: pass a .jsonl or a folder")
+    return list(islice(read_articles(collect_files(list(paths) or [default]), feed), limit))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--trials", type=int, default=20, show_default=True, help="kill -9s of the worker.")
+@click.option("--articles", "limit", type=int, default=2000, show_default=True, help="Articles to stream.")
+@click.option(
+    "--stall", type=float, default=0.0, show_default=True, help="Also SIGSTOP the broker this long."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed for the kill points.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/chaos"), show_default=True
+)
+@bootstrap_option
+def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: int, out_dir: Path,
+          bootstrap_servers: str | None) -> None:  # fmt: skip
+    """kill -9 the worker at random points while a corpus streams through; compare with an undisturbed run.
+
+    PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
+    {"trials", "records", "lost", "doubled", "mismatched", ...}. Exits 1 when anything was lost,
+    doubled or changed.
+    """
+    from pipeline.chaos import run_chaos
+    from pipeline.evals.report import emit_json
+
+    articles = _corpus(paths, limit, "chaos")
+    result = run_chaos(_settings(bootstrap_servers), articles, out_dir, trials, stall_s=stall, seed=seed,
+                       say=console.print)  # fmt: skip
+    console.rule("chaos")
+    console.print(
+        f"{result.records} articles, {result.trials} kill -9s, {result.restarts} supervisor restarts, "
+        f"{result.seconds:.0f}s: lost {len(result.lost)}, doubled {len(result.doubled)}, "
+        f"mismatched {len(result.mismatched)}",
+        highlight=False,
+    )
+    for name in ("lost", "doubled", "mismatched"):
+        if getattr(result, name):
+            console.print(f"  {name}: {getattr(result, name)[:20]}", highlight=False)
+    emit_json(result.figures())
+    if result.lost or result.doubled or result.mismatched:
+        sys.exit(1)
 
 
 def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
