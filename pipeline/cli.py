@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -315,6 +316,53 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
     emit_json(result.figures())
     if result.lost or result.doubled or result.mismatched:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--articles", "limit", type=int, default=300, show_default=True, help="Articles per phase.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench"), show_default=True
+)
+@bootstrap_option
+def bench(paths: tuple[Path, ...], limit: int, out_dir: Path, bootstrap_servers: str | None) -> None:
+    """Measure transport, pure cores, pipeline, latency at half load and RSS, side by side in one run.
+
+    PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
+    {"transport_per_s", "core_per_s", "pipeline_per_s", "pipeline_over_core", "pipeline_over_transport",
+    "p50_latency_s", "p99_latency_s", "peak_rss_mb", ...}.
+    """
+    from pipeline.bench import run_bench
+    from pipeline.evals.report import emit_json
+
+    articles = _corpus(paths, limit, "bench")
+    phases = ("transport", "core", "pipeline", "latency")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("bench", total=len(phases))
+
+        def say(line: str) -> None:
+            progress.console.print(line, highlight=False)
+            if line.split(":", 1)[0] in phases:
+                progress.update(task, description=line.split(":", 1)[0])
+                progress.advance(task)
+
+        result = run_bench(_settings(bootstrap_servers), articles, out_dir, say=say)
+    figures = result.figures()
+    console.rule(f"bench: {result.articles} articles, {os.cpu_count()} cores")
+    console.print(
+        f"transport {result.transport_per_s:,.0f}/s · core {result.core_per_s:,.1f}/s · pipeline "
+        f"{result.pipeline_per_s:,.1f}/s ({figures['pipeline_over_core']:.0%} of core) · latency at "
+        f"{result.offered_per_s:,.1f}/s: p50 {result.p50_latency_s * 1000:,.0f} ms, p99 "
+        f"{result.p99_latency_s * 1000:,.0f} ms",
+        highlight=False,
+    )
+    stages = ", ".join(f"{stage} {rate:,.0f}/s" for stage, rate in result.core_stage_per_s.items())
+    console.print(f"core by stage: {stages}", highlight=False)
+    console.print(
+        "peak RSS: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in result.peak_rss_mb.items()), highlight=False
+    )
+    emit_json(figures)
 
 
 def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:

@@ -70,9 +70,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             record       TEXT NOT NULL
         )""",
     ),
+    # When the sink first wrote the article: publish-to-sink latency is written_at - received_at.
+    ("ALTER TABLE articles ADD COLUMN written_at TEXT",),
 )
 
-_UPSERT_ARTICLES = """INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+# A replay keeps the first written_at: latency is measured to the first arrival.
+_UPSERT_ARTICLES = """INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (article_id) DO UPDATE SET story_id = excluded.story_id, feed = excluded.feed,
     source = excluded.source, headline = excluded.headline, relation = excluded.relation,
     of_article = excluded.of_article, received_at = excluded.received_at, record = excluded.record"""
@@ -140,6 +143,7 @@ class SinkStore:
 
     def write_articles(self, articles: Sequence[EnrichedArticle]) -> int:
         """Upsert articles by article_id (the last record wins); return the rows written."""
+        now = datetime.now(UTC).isoformat()
         rows = [
             (
                 a.article_id,
@@ -151,6 +155,7 @@ class SinkStore:
                 a.dedup.of,
                 a.received_at.isoformat(),
                 a.model_dump_json(),
+                now,
             )
             for a in articles
         ]
@@ -183,6 +188,14 @@ class SinkStore:
     def articles(self) -> list[EnrichedArticle]:
         rows = self._rows("SELECT record FROM articles ORDER BY received_at, article_id")
         return [EnrichedArticle.model_validate_json(record) for (record,) in rows]
+
+    def latencies(self) -> dict[str, float]:
+        """Return each article's seconds from publish (received_at) to its first write in the store."""
+        rows = self._rows("SELECT article_id, received_at, written_at FROM articles")
+        return {
+            article_id: (datetime.fromisoformat(written) - datetime.fromisoformat(received)).total_seconds()
+            for article_id, received, written in rows
+        }
 
     def stories(self) -> list[StorySnapshot]:
         rows = self._rows("SELECT record FROM stories ORDER BY story_id")

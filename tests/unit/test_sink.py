@@ -153,3 +153,10 @@ def test_outage_longer_than_the_bound_raises():
     with pytest.raises(StoreUnavailable):
         asyncio.run(write_with_retry(always_down, 0.5, "articles"))
     assert len(calls) >= 2
+
+
+def test_latency_is_measured_to_the_first_write(store):
+    store.write_articles([enriched("a0")])
+    first = store.latencies()["a0"]
+    store.write_articles([enriched("a0")])
+    assert store.latencies()["a0"] == first > 0

@@ -1,0 +1,198 @@
+"""``copydesk bench``: the pipeline's speed beside its limits, all measured in one run on the same articles.
+
+1. transport: raw produce -> consume of the same payloads through the same broker (kafka-python);
+2. core: every stage's pure core called in a plain loop (normalize, dedupe, facts, stories);
+3. pipeline: publish everything at once, articles/s until all reached the sink (worker + sink processes);
+4. latency: publish-to-sink p50/p99 at a fixed offered load of half the measured pipeline rate;
+5. peak RSS of each process; 6. the ratios pipeline/core and pipeline/transport.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.broker import client_config, create_topics
+from pipeline.codec import encode
+from pipeline.settings import Settings
+from pipeline.stack import LocalStack
+from schemas import DedupedArticle, FactsArticle, RawArticle
+
+__all__ = ["BenchResult", "core_rate", "run_bench", "transport_rate"]
+
+
+@dataclass
+class BenchResult:
+    articles: int
+    transport_per_s: float = 0.0
+    core_per_s: float = 0.0
+    core_stage_per_s: dict[str, float] = field(default_factory=dict)
+    pipeline_per_s: float = 0.0
+    offered_per_s: float = 0.0
+    p50_latency_s: float = 0.0
+    p99_latency_s: float = 0.0
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+    def figures(self) -> dict[str, object]:
+        return {
+            "articles": self.articles,
+            "transport_per_s": self.transport_per_s,
+            "core_per_s": self.core_per_s,
+            "core_stage_per_s": self.core_stage_per_s,
+            "pipeline_per_s": self.pipeline_per_s,
+            "pipeline_over_core": self.pipeline_per_s / self.core_per_s if self.core_per_s else 0.0,
+            "pipeline_over_transport": self.pipeline_per_s / self.transport_per_s
+            if self.transport_per_s
+            else 0.0,
+            "offered_per_s": self.offered_per_s,
+            "p50_latency_s": self.p50_latency_s,
+            "p99_latency_s": self.p99_latency_s,
+            "peak_rss_mb": self.peak_rss_mb,
+        }
+
+
+def _peak_rss_mb(pid: int | None) -> float:
+    """Return a process's peak resident set (VmHWM) in MiB, 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def transport_rate(settings: Settings, payloads: list[bytes]) -> float:
+    """Return records/s of a plain produce then consume of the payloads through the broker."""
+    topic = f"copydesk.bench.{uuid.uuid4().hex[:8]}"
+    create_topics(settings.kafka, {topic: 1})
+    config = client_config(settings.kafka)
+    producer = KafkaProducer(
+        **config, acks="all", linger_ms=5, max_request_size=settings.kafka.max_message_bytes
+    )
+    consumer = KafkaConsumer(
+        topic, **config, group_id=None, auto_offset_reset="earliest", consumer_timeout_ms=30_000
+    )
+    try:
+        started = time.perf_counter()
+        for number, payload in enumerate(payloads):
+            producer.send(topic, key=str(number).encode(), value=payload)
+        producer.flush()
+        received = 0
+        for _ in consumer:
+            received += 1
+            if received == len(payloads):
+                break
+        return received / (time.perf_counter() - started)
+    finally:
+        producer.close()
+        consumer.close()
+
+
+def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, dict[str, float]]:
+    """Return articles/s of all four cores in a plain loop, and each stage's own rate."""
+    from pipeline.dedupe import DuplicateIndex
+    from pipeline.facts import FactExtractor
+    from pipeline.normalize import InvalidArticle, normalize, parse_raw
+    from pipeline.stories import StoryIndex
+
+    extractor = FactExtractor(settings.facts.spacy_model, aliases={})
+    dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
+    index = DuplicateIndex(dedupe_cfg.num_perm, dedupe_cfg.shingle_words, dedupe_cfg.lsh_threshold,
+                           dedupe_cfg.window_size)  # fmt: skip
+    stories = StoryIndex(stories_cfg.join_threshold, stories_cfg.quiet_hours, stories_cfg.max_open_stories)
+    spent = dict.fromkeys(("normalize", "dedupe", "facts", "stories"), 0.0)
+
+    def timed(stage: str, call: Callable[[], object]) -> object:
+        started = time.perf_counter()
+        value = call()
+        spent[stage] += time.perf_counter() - started
+        return value
+
+    limits = settings.normalize
+    for raw in articles:
+        payload = encode(raw)
+        try:
+            article = timed("normalize", lambda p=payload: normalize(parse_raw(p, limits.max_article_bytes),
+                                                                      limits.min_body_words))  # fmt: skip
+        except InvalidArticle:
+            continue
+        decision, _ = timed("dedupe", lambda a=article: index.match(a))
+        deduped = DedupedArticle(**dict(article), dedup=decision)
+        facts = timed("facts", lambda a=deduped: extractor.extract(a))
+        record = FactsArticle(**dict(deduped), facts=facts)
+        timed("stories", lambda r=record: stories.tag(r))
+        stories.drain_closed()
+    total = sum(spent.values())
+    per_stage = {stage: len(articles) / seconds for stage, seconds in spent.items() if seconds}
+    return len(articles) / total, per_stage
+
+
+def _restamp(articles: list[RawArticle], suffix: str) -> list[RawArticle]:
+    """Give the articles fresh ids (a second pass through one pipeline must not be deduplicated as copies)."""
+    return [a.model_copy(update={"article_id": f"{a.article_id}-{suffix}"}) for a in articles]
+
+
+def run_bench(
+    settings: Settings, articles: list[RawArticle], out_dir: Path, say: Callable[[str], None] = print
+) -> BenchResult:
+    """Measure transport, cores, pipeline and latency on the same articles; see the module docstring."""
+    result = BenchResult(articles=len(articles))
+    with LocalStack(settings, out_dir, feed=articles[0].feed) as stack:
+        say("transport: produce -> consume through the broker")
+        result.transport_per_s = transport_rate(stack.settings, [encode(a) for a in articles])
+        say(f"  {result.transport_per_s:,.0f} records/s")
+
+        say("core: normalize, dedupe, facts, stories in a plain loop")
+        result.core_per_s, result.core_stage_per_s = core_rate(stack.settings, articles)
+        say(f"  {result.core_per_s:,.1f} articles/s")
+
+        say("pipeline: everything published at once, until all reached the sink")
+        stack.start("worker")
+        stack.start("sink")
+        warmup = _restamp(articles[:5], "warmup")  # join the group and load models before the clock runs
+        stack.publish(warmup)
+        stack.wait_for_sink({a.article_id for a in warmup}, 300)
+        batch = _restamp(articles, "peak")
+        started = time.perf_counter()
+        stack.publish(batch)
+        stack.wait_for_sink({a.article_id for a in batch}, 3600, poll=0.1)
+        result.pipeline_per_s = len(batch) / (time.perf_counter() - started)
+        say(f"  {result.pipeline_per_s:,.1f} articles/s")
+
+        result.offered_per_s = result.pipeline_per_s / 2
+        say(f"latency: {result.offered_per_s:,.1f} articles/s offered (half the peak)")
+        paced = _restamp(articles, "half")
+        stack.publish(_stamped(paced), rate=result.offered_per_s)
+        stack.wait_for_sink({a.article_id for a in paced}, 3600, poll=0.1)
+        latencies = stack.store.latencies()
+        measured = [latencies[a.article_id] for a in paced]
+        result.p50_latency_s = statistics.median(measured)
+        result.p99_latency_s = _percentile(measured, 0.99)
+        say(f"  p50 {result.p50_latency_s * 1000:,.0f} ms, p99 {result.p99_latency_s * 1000:,.0f} ms")
+
+        result.peak_rss_mb = {name: _peak_rss_mb(process.pid) for name, process in stack.processes.items()}
+        result.peak_rss_mb["broker"] = _peak_rss_mb(stack.broker.pid if stack.broker else None)
+    return result
+
+
+def _stamped(articles: list[RawArticle]):
+    """Yield each article stamped with the moment it is published (latency starts then)."""
+    for article in articles:
+        yield article.model_copy(update={"received_at": datetime.now(UTC)})
