@@ -1,0 +1,58 @@
+"""Recent decisions, remembered durably so that a redelivered record gets its first decision again.
+
+faust delivers at least once, and a worker's local table state can be ahead of its committed offsets:
+after a crash, records it already processed come again. A core that forgets (a story that closed in
+the meantime, state evicted) would decide anew. ``RecentDecisions`` keeps the last ``size`` decisions
+in a ring of slots inside any mutable mapping (a changelog-backed table in the worker, a dict in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+__all__ = ["RecentDecisions"]
+
+_NEXT = "next"
+
+
+class RecentDecisions:
+    """The last ``size`` (key -> decision) pairs, in ``size`` ring slots of ``store``."""
+
+    def __init__(self, store: MutableMapping[str, Any], size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}: it bounds how many decisions are remembered")
+        self._store = store
+        self._size = size
+        self._known: dict[str, Any] = {}
+        self._next = 0
+
+    def restore(self) -> None:
+        """Read the remembered decisions back from the store (after a restart)."""
+        self._known = {}
+        self._next = int(self._store.get(_NEXT, 0))
+        # Oldest slot first, so that a key decided twice keeps its newest decision.
+        for number in range(self._next - min(self._next, self._size), self._next):
+            entry = self._store.get(str(number % self._size))
+            if entry is not None:
+                self._known[entry[0]] = entry[1]
+
+    def get(self, key: str) -> Any | None:
+        """Return the decision remembered for ``key``, or None."""
+        return self._known.get(key)
+
+    def remember(self, key: str, decision: Any) -> None:
+        """Remember a decision, forgetting the oldest one when the ring is full."""
+        if self._known.get(key) == decision:
+            return
+        slot = str(self._next % self._size)
+        old = self._store.get(slot)
+        if old is not None and self._known.get(old[0]) == old[1]:
+            del self._known[old[0]]
+        self._store[slot] = [key, decision]
+        self._known[key] = decision
+        self._next += 1
+        self._store[_NEXT] = self._next
+
+    def __len__(self) -> int:
+        return len(self._known)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.replay import RecentDecisions
+
+
+def test_remembers_and_restores():
+    store: dict = {}
+    recent = RecentDecisions(store, size=3)
+    for number in range(3):
+        recent.remember(f"a{number}", f"story-{number}")
+    again = RecentDecisions(store, size=3)
+    again.restore()
+    assert [again.get(f"a{n}") for n in range(3)] == ["story-0", "story-1", "story-2"]
+
+
+def test_ring_forgets_the_oldest_and_stays_bounded():
+    store: dict = {}
+    recent = RecentDecisions(store, size=2)
+    for number in range(5):
+        recent.remember(f"a{number}", number)
+    assert (recent.get("a2"), recent.get("a3"), recent.get("a4")) == (None, 3, 4)
+    assert len(recent) == 2
+    assert len(store) == 3  # two slots and the counter
+    restored = RecentDecisions(store, size=2)
+    restored.restore()
+    assert (restored.get("a2"), restored.get("a3"), restored.get("a4")) == (None, 3, 4)
+
+
+def test_a_repeated_decision_takes_no_slot():
+    store: dict = {}
+    recent = RecentDecisions(store, size=2)
+    recent.remember("a0", "s")
+    recent.remember("a0", "s")
+    recent.remember("a1", "t")
+    assert (recent.get("a0"), recent.get("a1")) == ("s", "t")
+
+
+def test_size_must_be_positive():
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        RecentDecisions({}, size=0)
