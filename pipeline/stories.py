@@ -434,6 +434,12 @@ _FEATURES = (
     "short",
     "body_short",
     "head_short",
+    "place_share",
+    "place_conflict",
+    "person_share",
+    "person_conflict",
+    "year_share",
+    "year_conflict",
 )
 # A body this short (content terms) is a headline or a brief: its cosines run lower against any centroid.
 _SHORT_TERMS = 30
@@ -447,6 +453,7 @@ def _features(
     body_terms: int,
     gap_days: float,
     size: int,
+    kinds: tuple[float, ...] = (0.0,) * 6,
 ) -> list[float]:
     """Return the join features of an (article, story) pair, in ``_FEATURES`` order.
 
@@ -471,6 +478,7 @@ def _features(
         short,
         cos["body"] * short,
         cos["head"] * short,
+        *kinds,
     ]
 
 
@@ -494,6 +502,52 @@ def _join_probability(x: list[float]) -> float:
     z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
     return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
 
+
+
+# Specific entities tell two events of one kind apart (two earthquakes, two shootings): the place, the main
+# actor, the year. Per kind, the article's most mentioned one is either in the story (a share) or, when the
+# story's own most mentioned one of that kind is not in the article either, a conflict.
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_KINDS = (("place", ("place:", "facility:")), ("person", ("person:",)), ("year", ("year:",)))
+
+
+def _kind_of(term: str) -> str | None:
+    for kind, prefixes in _KINDS:
+        if term.startswith(prefixes):
+            return kind
+    return None
+
+
+def _tops(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """Return the most weighted term of each kind (ties: the smallest term), from (term, weight) pairs."""
+    best: dict[str, tuple[float, str]] = {}
+    for t, w in items:
+        kind = _kind_of(t)
+        if kind is None:
+            continue
+        w = float(w[0] if isinstance(w, list) else w)
+        b = best.get(kind)
+        if b is None or w > b[0] or (w == b[0] and t < b[1]):
+            best[kind] = (w, t)
+    return {k: t for k, (_w, t) in best.items()}
+
+
+def _story_tops(s: Any) -> dict[str, str]:
+    if s.tops is None:
+        s.tops = _tops(s.fields["ent"].items())
+    return s.tops
+
+
+def _kind_features(
+    mine: dict[str, str], ents: dict[str, float], theirs: dict[str, str], story_ents: dict[str, Any]
+) -> tuple[float, ...]:
+    out: list[float] = []
+    for kind, _prefixes in _KINDS:
+        a, b = mine.get(kind), theirs.get(kind)
+        share = 1.0 if a is not None and a in story_ents else 0.0
+        conflict = 1.0 if a is not None and b is not None and not share and b not in ents else 0.0
+        out += [share, conflict]
+    return tuple(out)
 
 # --- stories --------------------------------------------------------------------------------------------
 
@@ -520,6 +574,7 @@ class _Story:
     norms: dict[str, float]  # centroid norms, computed with the IDF of the story's last update
     entities: dict[str, list[Any]]  # entity_id -> [canonical, label, articles]
     claims: list[dict[str, Any]]
+    tops: dict[str, str] | None = None  # derived: the most mentioned place, person, year (None: recompute)
 
 
 class StoryIndex:
@@ -536,7 +591,11 @@ class StoryIndex:
     """
 
     def __init__(
-        self, join_threshold: float = 0.1, quiet_hours: float = 72.0, max_open_stories: int = 20_000
+        self,
+        join_threshold: float = 0.1,
+        quiet_hours: float = 72.0,
+        max_open_stories: int = 20_000,
+        merge_threshold: float = 0.7,
     ) -> None:
         if not 0.0 < join_threshold < 1.0:
             raise ValueError(
@@ -547,6 +606,7 @@ class StoryIndex:
         if max_open_stories < 1:
             raise ValueError(f"max_open_stories must be >= 1, got {max_open_stories!r}")
         self.join_threshold = join_threshold
+        self.merge_threshold = merge_threshold
         self.quiet = timedelta(hours=quiet_hours)
         self.max_open_stories = max_open_stories
         self._reset()
@@ -588,7 +648,72 @@ class StoryIndex:
         if story is None:
             story = self._new_story(article, ts)
         self._add(story, article, vectors, ts)
+        if self.merge_threshold < 1.0 and len(story.articles) > 1:
+            story = self._merge_similar(story, ts)
         return self._snapshot(story)
+
+    def _merge_similar(self, story: _Story, ts: datetime) -> _Story:
+        """Merge the story with the open story its centroid now matches best, when the match is likely enough.
+
+        Early articles can start a story's fragments apart (short headlines share few words); once a fragment
+        grows, its centroid finds the other. The older story survives; the younger one is closed (reported by
+        ``drain_closed``) and its articles, terms, entities and claims move over.
+        """
+        n = len(story.articles)
+        vectors = {f: {t: w / n for t, (_c, w) in terms.items()} for f, terms in story.fields.items()}
+        body_terms = sum(1 for _t, (c, _w) in story.fields["body"].items() if c * 2 >= n) or len(vectors["body"])
+        best, best_p = None, -1.0
+        for s, x in self._candidates(vectors, ts, body_terms):
+            if s is story:
+                continue
+            p = _join_probability(x)
+            if p > best_p:
+                best, best_p = s, p
+        if best is None or best_p < self.merge_threshold:
+            return story
+        old, young = (best, story) if best.seq < story.seq else (story, best)
+        self._absorb(old, young)
+        return old
+
+    def _absorb(self, old: _Story, young: _Story) -> None:
+        """Move every article of ``young`` into ``old`` and close ``young``."""
+        del self._stories[young.story_id]
+        self._closed[young.story_id] = None
+        old.articles.extend(young.articles)
+        for a in young.articles:
+            self._story_of[a["id"]] = old.story_id
+        for f, terms in young.fields.items():
+            centroid, postings = old.fields[f], self._postings[f]
+            for t, (c, w) in terms.items():
+                entry = centroid.get(t)
+                if entry is None:
+                    centroid[t] = [c, w]
+                    postings[t][old.story_id] = None
+                else:
+                    entry[0] += c
+                    entry[1] += w
+                sids = postings[t]
+                sids.pop(young.story_id, None)
+            self._renorm(old, f)
+        for eid, (canonical, label, count) in young.entities.items():
+            if eid in old.entities:
+                old.entities[eid][2] += count
+            else:
+                old.entities[eid] = [canonical, label, count]
+        for claim in young.claims:
+            for v in claim["values"]:
+                m = {k: claim[k] for k in ("cls", "unit", "counted", "pred", "ctx", "words")}
+                m.update(value=v["value"], high=v["high"], qualifier=v["qualifier"], text=v["text"])
+                for aid in v["article_ids"]:
+                    _add_claims(old.claims, aid, [m])
+        old.tops = None
+        old.first_ts = min(old.first_ts, young.first_ts)
+        old.last_ts = max(old.last_ts, young.last_ts)
+        heapq.heappush(self._by_age, (old.last_ts.timestamp(), old.seq, old.story_id))
+
+    def _renorm(self, s: _Story, f: str) -> None:
+        df, log, log_n = self._df[f], math.log, math.log(self._n + 1) + 1.0
+        s.norms[f] = math.sqrt(sum((w * (log_n - log(df[t] + 1))) ** 2 for t, (_n, w) in s.fields[f].items()))
 
     def _new_story(self, article: FactsArticle, ts: datetime) -> _Story:
         """Open a story for the article (evicting the least recently updated one when full) and return it."""
@@ -690,6 +815,10 @@ class StoryIndex:
         ent = Counter()
         for e in article.facts.entities:
             ent[e.entity_id] += e.count
+        for y in _YEAR.findall(article.headline):
+            ent["year:" + y] += 1
+        for y in _YEAR.findall(article.body):
+            ent["year:" + y] += 1
         return {
             "body": _tf(_terms(article.body)),
             "head": _tf(_terms(article.headline)),
@@ -697,7 +826,7 @@ class StoryIndex:
         }
 
     def _candidates(
-        self, vectors: dict[str, dict[str, float]], ts: datetime
+        self, vectors: dict[str, dict[str, float]], ts: datetime, body_terms: int | None = None
     ) -> list[tuple[_Story, list[float]]]:
         """Return the open stories worth scoring for an article, each with its join features (``_FEATURES``).
 
@@ -733,9 +862,11 @@ class StoryIndex:
         seq = {sid: self._stories[sid].seq for sid in rough}
         candidates = sorted(rough, key=lambda sid: (-rough[sid], seq[sid]))[:_MAX_CANDIDATES]
 
-        body_terms = len(vectors["body"])
+        if body_terms is None:
+            body_terms = len(vectors["body"])
         ents = vectors["ent"]
         top_entity = min(ents, key=lambda e: (-ents[e], e)) if ents else None
+        mine_tops = _tops(ents.items())
         out = []
         for sid in sorted(candidates, key=seq.__getitem__):
             s = self._stories[sid]
@@ -754,7 +885,8 @@ class StoryIndex:
             has_ent = "ent" in weighted and s.norms["ent"] > 0.0
             top_in = 1.0 if top_entity is not None and top_entity in s.entities else 0.0
             gap = self._gap_days(s, ts)
-            out.append((s, _features(cos, cover, has_ent, top_in, body_terms, gap, len(s.articles))))
+            kinds = _kind_features(mine_tops, ents, _story_tops(s), s.fields["ent"])
+            out.append((s, _features(cos, cover, has_ent, top_in, body_terms, gap, len(s.articles), kinds)))
         return out
 
     def _best_story(self, vectors: dict[str, dict[str, float]], ts: datetime) -> _Story | None:
@@ -819,6 +951,7 @@ class StoryIndex:
                 s.norms[f] = math.sqrt(sum(squares))
             else:
                 s.norms[f] = math.sqrt(max(s.norms[f] ** 2 + delta, 0.0))
+        s.tops = None
         seen = set()
         for e in article.facts.entities:
             if e.entity_id in seen:

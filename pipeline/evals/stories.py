@@ -36,7 +36,7 @@ from pipeline.evals.report import emit_json
 __all__ = ["Scores", "load_articles", "score_clusters", "stories"]
 
 # Bump when what an extractor produces changes, so stale cache files are not read.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
 ENTITY_MODES = ("facts", "spacy", "none")
 
@@ -276,7 +276,10 @@ def load_articles(
 
 
 def tag_all(articles: Sequence[Any], **index_args: Any) -> tuple[dict[str, str], float]:
-    """Tag the articles in order with a fresh StoryIndex; return article id -> story id and tag seconds."""
+    """Tag the articles in order with a fresh StoryIndex; return article id -> story id and tag seconds.
+
+    An article's story is the last snapshot that listed it, so stories merged later are followed.
+    """
     from pipeline.stories import StoryIndex
 
     index = StoryIndex(**index_args)
@@ -286,7 +289,9 @@ def tag_all(articles: Sequence[Any], **index_args: Any) -> tuple[dict[str, str],
         started = time.perf_counter()
         snapshot = index.tag(article)
         seconds += time.perf_counter() - started
-        story_of[article.article_id] = snapshot.story_id
+        # A tag can merge two stories: the snapshot lists every article now in the story, so follow it.
+        for article_id in snapshot.article_ids:
+            story_of[article_id] = snapshot.story_id
         index.drain_closed()
     return story_of, seconds
 
