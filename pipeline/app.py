@@ -3,10 +3,13 @@
     wire.raw.<feed>  ──normalize──▶ copydesk.normalized ──dedupe──▶ copydesk.deduped ──facts──▶
     copydesk.facts ──stories──▶ wire.enriched + wire.stories          (any stage ──▶ wire.deadletter)
 
-Each agent reads, calls its stage's pure core, writes and counts. Order-sensitive stages (dedupe, stories)
-read single-partition topics, so every worker sees one arrival order and decisions are deterministic;
-their state lives in changelog-backed tables (rocksdb locally), and each core replays its first decision
-for a redelivered article, so faust's at-least-once delivery doubles nothing.
+Each agent reads, calls its stage's pure core, writes and counts. Dedupe reads a single-partition topic and
+is the sequencer: it stamps each article with a gap-free number (``seq``). Facts, the slow stage, runs on
+``kafka.partitions`` partitions of copydesk.deduped (keyed by article_id), so N workers share it. Stories
+reads a single-partition topic again and restores dedupe's order with a reorder buffer, so decisions are
+deterministic for a given input order however many workers run. State lives in changelog-backed tables
+(rocksdb locally), and each core replays its first decision for a redelivered article, so faust's
+at-least-once delivery doubles nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.streams import current_event
 from faust.types import EventT, StreamT
 from mode.supervisors import CrashingSupervisor
 
@@ -28,11 +32,12 @@ from pipeline.codec import decode, encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
+from pipeline.reorder import ReorderBuffer, is_reorder_key
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
 from schemas import DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
 
-__all__ = ["PUBLIC_TOPICS", "Pipeline", "build_app", "raw_topic", "topic_partitions"]
+__all__ = ["PUBLIC_TOPICS", "PartitionAliases", "Pipeline", "build_app", "raw_topic", "topic_partitions"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,12 @@ PUBLIC_TOPICS = (ENRICHED, STORIES, DEADLETTER)
 # Tables, named as faust names their changelog topics: "<app id>-<table>-changelog".
 DEDUPE_TABLE = "dedupe_window"
 ALIAS_TABLE = "entity_aliases"
+# The story states and the stories stage's reorder buffer (see pipeline/reorder.py).
 STORY_TABLE = "story_state"
+# A record the worker holding the stories stage sends itself on copydesk.facts when held records have waited
+# for a missing sequence number a while: it wakes the stage to give up on the number even if nothing else comes.
+# (Table writes need an event's context, so a timer cannot do it itself.)
+REORDER_TICK = b"copydesk.reorder-tick"
 # Dead letters keep the original message, cut to this size (the full message may be what broke things).
 DEADLETTER_PAYLOAD_BYTES = 64 * 1024
 
@@ -60,11 +70,12 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     """Return every topic copydesk uses with its partition count (create them all before starting)."""
     kafka = settings.kafka
     topics = {raw_topic(feed): kafka.raw_partitions for feed in kafka.feeds}
-    topics |= {NORMALIZED: 1, DEDUPED: 1, FACTS: 1}
+    # copydesk.deduped is keyed by article_id and split so facts runs in parallel; the alias table lives
+    # beside it (co-partitioned). Dedupe and stories read one partition each: the one arrival order.
+    topics |= {NORMALIZED: 1, DEDUPED: kafka.partitions, FACTS: 1}
     topics |= {name: kafka.partitions for name in PUBLIC_TOPICS}
-    topics |= {
-        f"{settings.app_id}-{table}-changelog": 1 for table in (DEDUPE_TABLE, ALIAS_TABLE, STORY_TABLE)
-    }
+    topics |= {f"{settings.app_id}-{table}-changelog": 1 for table in (DEDUPE_TABLE, STORY_TABLE)}
+    topics |= {f"{settings.app_id}-{ALIAS_TABLE}-changelog": kafka.partitions}
     return topics
 
 
@@ -133,6 +144,42 @@ def dead_letter(stage: str, error: str, event: EventT | None, payload: bytes | N
     )
 
 
+class PartitionAliases(MutableMapping[str, str]):
+    """The facts alias memory of the copydesk.deduped partition being processed, kept in a faust table.
+
+    A faust table is co-partitioned with the stream that writes it, so each partition of copydesk.deduped
+    has its own alias memory, whichever worker holds it: it depends only on that partition's articles, in
+    their order, which makes entity ids the same with one worker or many (for a given partition count). Keys
+    are ``<partition>:<alias key>``, so the in-memory store of the tests keeps partitions apart as rocksdb does.
+    Use it only inside an agent's event (table writes need one).
+    """
+
+    def __init__(self, table: MutableMapping[str, str]) -> None:
+        self.table = table
+
+    def _prefix(self) -> str:
+        event = current_event()
+        if event is None:
+            raise RuntimeError("the alias memory is per partition: use it while an agent handles an event")
+        return f"{event.message.partition}:"
+
+    def __getitem__(self, key: str) -> str:
+        return self.table[self._prefix() + key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.table[self._prefix() + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[self._prefix() + key]
+
+    def __iter__(self) -> Iterator[str]:
+        prefix = self._prefix()
+        return (key[len(prefix) :] for key in list(self.table.keys()) if key.startswith(prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class Pipeline:
     """The worker app with handles on its topics, tables, cores and agents (tests use them)."""
@@ -142,6 +189,7 @@ class Pipeline:
     agents: dict[str, Any]
     dedupe: DuplicateIndex
     stories: StoryIndex
+    reorder: ReorderBuffer
 
 
 def build_app(
@@ -153,9 +201,9 @@ def build_app(
         *(raw_topic(feed) for feed in settings.kafka.feeds), value_serializer="raw", key_serializer="raw"
     )
     normalized = app.topic(NORMALIZED, partitions=1, value_serializer="raw", key_serializer="raw")
-    deduped = app.topic(DEDUPED, partitions=1, value_serializer="raw", key_serializer="raw")
-    facts_topic = app.topic(FACTS, partitions=1, value_serializer="raw", key_serializer="raw")
     partitions = settings.kafka.partitions
+    deduped = app.topic(DEDUPED, partitions=partitions, value_serializer="raw", key_serializer="raw")
+    facts_topic = app.topic(FACTS, partitions=1, value_serializer="raw", key_serializer="raw")
     enriched = app.topic(ENRICHED, partitions=partitions, value_serializer="raw", key_serializer="raw")
     stories_topic = app.topic(STORIES, partitions=partitions, value_serializer="raw", key_serializer="raw")
     deadletter = app.topic(DEADLETTER, partitions=partitions, value_serializer="raw", key_serializer="raw")
@@ -164,11 +212,7 @@ def build_app(
     # Plain JSON keys and values, no faust Record types (changelog recovery would call Record.from_data).
     json_schema = faust.Schema(key_serializer="json", value_serializer="json")
     dedupe_table = app.Table(DEDUPE_TABLE, partitions=1, schema=json_schema)
-    alias_table = app.Table(
-        ALIAS_TABLE,
-        partitions=1,
-        schema=json_schema,
-    )
+    alias_table = app.Table(ALIAS_TABLE, partitions=partitions, schema=json_schema)
     story_table = app.Table(STORY_TABLE, partitions=1, schema=json_schema)
 
     dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
@@ -183,7 +227,14 @@ def build_app(
         quiet_hours=stories_cfg.quiet_hours,
         max_open_stories=stories_cfg.max_open_stories,
     )
-    extractor = extractor or FactExtractor(settings.facts.spacy_model, aliases=alias_table)
+    extractor = extractor or FactExtractor(settings.facts.spacy_model, aliases=PartitionAliases(alias_table))
+    # One table for the story states and the reorder buffer: one changelog partition, so a crash at any
+    # point leaves a prefix of the stage's writes, in order (a buffer never ahead of the stories, or behind).
+    reorder = ReorderBuffer(
+        story_table,
+        max_pending=stories_cfg.reorder_max_pending,
+        gap_timeout_s=stories_cfg.reorder_gap_timeout_s,
+    )
     restored = {"dedupe": False, "stories": False}
 
     @app.on_partitions_revoked.connect
@@ -199,10 +250,17 @@ def build_app(
         log.warning("dead letter from %s: %s (key %s)", stage, error, letter.key)
 
     async def forward(
-        stage: str, stream: StreamT, model: type[Any], handle: Callable[[Any, EventT], Awaitable[None]]
+        stage: str,
+        stream: StreamT,
+        model: type[Any],
+        handle: Callable[[Any, EventT], Awaitable[None]],
+        on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Decode each event as ``model`` and hand it on; records that are not one go to the dead letters."""
         async for event in stream.events():
+            if on_tick is not None and event.message.key == REORDER_TICK:
+                await on_tick()
+                continue
             metrics.RECORDS_IN.labels(stage).inc()
             try:
                 record = decode(model, event.value)
@@ -240,7 +298,8 @@ def build_app(
                 dedupe_table.pop(article_id, None)
             metrics.DEDUPE_INDEX_SIZE.set(len(index))
             metrics.DUPLICATES.labels(decision.relation).inc()
-            record = DedupedArticle(**dict(article), dedup=decision)
+            # A redelivered article gets its first number again, so the stories stage sees a redelivery.
+            record = DedupedArticle(**dict(article), dedup=decision, seq=index.seq_of(article.article_id))
             await deduped.send(key=event.message.key, value=encode(record))
             metrics.RECORDS_OUT.labels("dedupe", "ok").inc()
 
@@ -249,7 +308,8 @@ def build_app(
     @app.agent(deduped, name="facts")
     async def facts_agent(stream: StreamT) -> None:
         # One article at a time: its paragraphs already go through spaCy's nlp.pipe as one batch, and the
-        # alias table (like every rocksdb-backed table) is written inside the event's own context.
+        # alias table (like every rocksdb-backed table) is written inside the event's own context, in the
+        # partition of the event (see PartitionAliases).
         async def handle(article: DedupedArticle, event: EventT) -> None:
             started = time.perf_counter()
             facts = extractor.extract(article)
@@ -260,27 +320,68 @@ def build_app(
 
         await forward("facts", stream, DedupedArticle, handle)
 
+    def restore_stories() -> None:
+        if not restored["stories"]:
+            story_index.restore([state for key, state in story_table.items() if not is_reorder_key(key)])
+            reorder.restore()
+            restored["stories"] = True
+
+    async def tag_story(article: FactsArticle) -> None:
+        started = time.perf_counter()
+        snapshot = story_index.tag(article)
+        metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
+        for closed in story_index.drain_closed():
+            story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
+        story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
+        metrics.OPEN_STORIES.set(story_index.open_stories)
+        record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
+        await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+        await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
+        metrics.RECORDS_OUT.labels("stories", "ok").inc()
+
+    async def release_held() -> None:
+        """Tag the held records whose turn came; give up on a number waited on too long."""
+        restore_stories()
+        skipped = reorder.skip_gap(time.monotonic())
+        if skipped:
+            metrics.REORDER_SKIPPED.inc(len(skipped))
+            log.warning(
+                "stories: gave up waiting for seq %d..%d (%d later records held); an article that comes "
+                "later is tagged out of order",
+                skipped.start,
+                skipped.stop - 1,
+                len(reorder),
+            )
+        while (held := reorder.take()) is not None:
+            seq, state = held
+            await tag_story(FactsArticle.model_validate(state))
+            reorder.done(seq)
+        metrics.REORDER_PENDING.set(len(reorder))
+
     @app.agent(facts_topic, name="stories")
     async def stories_agent(stream: StreamT) -> None:
+        # Facts ran in parallel: records come in any order. Each is tagged in dedupe's order (seq), the early
+        # ones held in the story table meanwhile: their offsets are committed once the agent moves on, so the
+        # buffer must survive a crash as the stories do.
         async def handle(article: FactsArticle, event: EventT) -> None:
-            if not restored["stories"]:
-                story_index.restore(list(story_table.values()))
-                restored["stories"] = True
-            started = time.perf_counter()
-            snapshot = story_index.tag(article)
-            metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
-            for closed in story_index.drain_closed():
-                story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
-            story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
-            metrics.OPEN_STORIES.set(story_index.open_stories)
-            record = EnrichedArticle(
-                **dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC)
-            )
-            await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
-            await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
-            metrics.RECORDS_OUT.labels("stories", "ok").inc()
+            restore_stories()
+            if reorder.offer(article.seq, article.model_dump(mode="json"), time.monotonic()):
+                if 0 < article.seq < reorder.next_seq and story_index.story_of(article.article_id) is None:
+                    log.warning(
+                        "stories: seq %d (%s) came after it was given up on", article.seq, article.article_id
+                    )
+                await tag_story(article)
+                reorder.done(article.seq)
+            await release_held()
 
-        await forward("stories", stream, FactsArticle, handle)
+        await forward("stories", stream, FactsArticle, handle, on_tick=release_held)
+
+    @app.timer(interval=min(5.0, stories_cfg.reorder_gap_timeout_s / 2))
+    async def wake_stalled_reorder() -> None:
+        # Only the worker holding the stories stage has restored a buffer; it may hold records behind a
+        # number that never comes while nothing else arrives.
+        if restored["stories"] and reorder.waiting_s(time.monotonic()) >= stories_cfg.reorder_gap_timeout_s:
+            await facts_topic.send(key=REORDER_TICK, value=b"{}")
 
     @app.timer(interval=5.0)
     async def report_consumer_lag() -> None:
@@ -306,4 +407,4 @@ def build_app(
         "facts": facts_agent,
         "stories": stories_agent,
     }
-    return Pipeline(app=app, topics=topics, agents=agents, dedupe=index, stories=story_index)
+    return Pipeline(app=app, topics=topics, agents=agents, dedupe=index, stories=story_index, reorder=reorder)

@@ -313,6 +313,10 @@ class DuplicateIndex:
             evicted.append(article_id)
         return evicted
 
+    def seq_of(self, article_id: str) -> int:
+        """Return the arrival number ``match`` gave an article (the same on redelivery); KeyError if not held."""
+        return self._docs[article_id].seq
+
     def export(self, article_id: str) -> dict[str, Any]:
         """Return the JSON-able state of one remembered article."""
         return self._docs[article_id].to_state()

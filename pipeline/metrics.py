@@ -36,6 +36,14 @@ DEAD_LETTERS = Counter(
 )
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
+REORDER_PENDING = Gauge(
+    "copydesk_reorder_pending_records",
+    "Records the stories stage holds until the sequence numbers before them arrive.",
+)
+REORDER_SKIPPED = Counter(
+    "copydesk_reorder_skipped_total",
+    "Sequence numbers the stories stage stopped waiting for (a gap: a record lost or stalled upstream).",
+)
 SINK_WRITES = Counter("copydesk_sink_writes_total", "Rows the sink upserted, by table.", ["table"])
 SINK_RETRIES = Counter("copydesk_sink_retries_total", "Sink writes retried because the store was down.")
 SEEDED = Counter("copydesk_seeded_total", "Articles the seeder published, by feed.", ["feed"])
@@ -52,6 +60,8 @@ ALL_METRIC_NAMES = (
     "copydesk_dead_letters_total",
     "copydesk_dedupe_index_articles",
     "copydesk_open_stories",
+    "copydesk_reorder_pending_records",
+    "copydesk_reorder_skipped_total",
     "copydesk_sink_writes_total",
     "copydesk_seeded_total",
     "copydesk_sink_retries_total",

@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class KafkaSettings(BaseModel):
     # Empty means "start the embedded broker" (copydesk run) or "localhost:9092" (worker, sink, seed).
     bootstrap_servers: str = ""
-    # Partitions of the public keyed topics (wire.enriched, wire.stories, wire.deadletter).
+    # Partitions of copydesk.deduped (facts runs on this many in parallel: the most workers that help) and of
+    # the public keyed topics (wire.enriched, wire.stories, wire.deadletter).
     partitions: int = Field(default=4, ge=1)
     # Partitions of each wire.raw.<feed> topic. One keeps a feed's articles in publish order, which the
     # order-sensitive stages (dedupe, stories) need for deterministic decisions.
@@ -67,6 +68,12 @@ class StoriesSettings(BaseModel):
         default=72.0, gt=0.0, description="A story with no article for this long closes."
     )
     max_open_stories: int = Field(default=20_000, ge=1)
+    # Facts runs in parallel, so its records reach the stories stage out of order; the stage buffers them (in
+    # its changelog-backed table) until dedupe's sequence numbers are gap-free again. A missing number is
+    # skipped (and tagged late if it ever comes) once this many later records wait, or after this long:
+    # longer than a consumer-group rebalance after a worker loss, which stalls the partitions it held.
+    reorder_max_pending: int = Field(default=10_000, ge=1)
+    reorder_gap_timeout_s: float = Field(default=300.0, gt=0.0)
 
 
 class SinkSettings(BaseModel):

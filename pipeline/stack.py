@@ -56,6 +56,7 @@ class LocalStack:
 
     The sink writes SQLite under ``out_dir``; worker state lives in a fresh temporary folder, because an
     embedded broker starts empty and old local tables would remember another run's articles.
+    ``start("worker", index=1)`` starts a second worker beside the first (process ``worker-1``).
     """
 
     def __init__(self, settings: Settings, out_dir: Path, feed: str = "seeds") -> None:
@@ -67,6 +68,7 @@ class LocalStack:
         self.logs = out_dir / "logs"
         self.broker: EmbeddedBroker | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports: dict[str, int] = {}  # extra workers' ports, kept across restarts
         self._stack = contextlib.ExitStack()
         self._seeder: Seeder | None = None
         self._store: SinkStore | None = None
@@ -143,20 +145,39 @@ class LocalStack:
 
     # --- processes ------------------------------------------------------------------------------
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
-        """Start ``copydesk worker`` or ``copydesk sink`` (``name``) as a process of its own."""
+    def start(self, name: str, index: int = 0) -> subprocess.Popen[bytes]:
+        """Start ``copydesk worker`` or ``copydesk sink`` (``name``) as a process of its own.
+
+        ``index`` > 0 starts one more of them, as process ``<name>-<index>`` (for ``kill`` and ``processes``),
+        with a state folder and metrics port of its own: N workers share the work by partitions.
+        """
+        if not index and "-" in name:  # a key from ``processes``, as a supervisor restarting it passes it
+            name, index = name.split("-")[0], int(name.split("-")[1])
+        key = f"{name}-{index}" if index else name
+        env = self.env
+        if index:
+            port = self.metrics_ports.setdefault(key, _free_port())
+            env = {**env, "COPYDESK_DATA_DIR": str(self.data_dir / key),
+                   "COPYDESK_METRICS__WORKER_PORT": str(port), "COPYDESK_METRICS__SINK_PORT": str(port)}  # fmt: skip
         self._starts += 1
-        with (self.logs / f"{name}.log").open("ab") as log:
+        with (self.logs / f"{key}.log").open("ab") as log:
             log.write(f"--- start {self._starts}\n".encode())
             log.flush()
             process = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", name],
-                env=self.env,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self.processes[name] = process
+        self.processes[key] = process
         return process
+
+    def metrics_port(self, key: str) -> int:
+        """Return the metrics port of process ``key`` ("worker", "worker-1", "sink", ...)."""
+        if key in self.metrics_ports:
+            return self.metrics_ports[key]
+        name = "SINK" if key == "sink" else "WORKER"
+        return int(self.env[f"COPYDESK_METRICS__{name}_PORT"])
 
     def kill(self, name: str) -> None:
         """SIGKILL a process, as a machine failure would: no shutdown, no final commit."""

@@ -73,6 +73,12 @@ class Dedup(Record):
 
 class DedupedArticle(NormalizedArticle):
     dedup: Dedup
+    seq: int = Field(
+        default=0,
+        ge=0,
+        description="Dedupe's gap-free arrival number (1, 2, ...): the order the stories stage restores after "
+        "facts ran in parallel. 0: not sequenced (a record made outside the pipeline).",
+    )
 
 
 # --- copydesk.facts --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from pipeline.app import (
     FACTS,
     NORMALIZED,
     STORIES,
+    PartitionAliases,
     Pipeline,
     build_app,
 )
@@ -192,7 +193,7 @@ async def pipeline_factory(
         # The copy shares the loaded spaCy model; its alias memory is this app's table, as build_app wires it.
         extractor = copy.copy(spacy_extractor)
         pipeline = build_app(settings, store="memory://", extractor=extractor)
-        extractor.aliases = pipeline.app.tables[ALIAS_TABLE]
+        extractor.aliases = PartitionAliases(pipeline.app.tables[ALIAS_TABLE])
         ready_for_tests(pipeline.app)
         built.append(pipeline)
         return pipeline

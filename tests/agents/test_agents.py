@@ -6,10 +6,12 @@ gets what the stage before it would send.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from pipeline.app import (
     ALIAS_TABLE,
@@ -19,12 +21,14 @@ from pipeline.app import (
     ENRICHED,
     FACTS,
     NORMALIZED,
+    REORDER_TICK,
     STORIES,
     STORY_TABLE,
 )
 from pipeline.codec import encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor, entity_id
+from pipeline.reorder import is_reorder_key
 from pipeline.settings import DedupeSettings, StoriesSettings
 from pipeline.stories import StoryIndex
 from schemas import (
@@ -73,7 +77,11 @@ async def put_records(agent: Any, records: list[Any], key: str = "article_id") -
 @pytest.fixture(scope="module")
 def seed_deduped(seed_articles: dict[str, NormalizedArticle]) -> dict[str, DedupedArticle]:
     index = duplicate_index(DedupeSettings())
-    return {prefix: DedupedArticle(**dict(a), dedup=index.match(a)[0]) for prefix, a in seed_articles.items()}
+    deduped = {}
+    for prefix, a in seed_articles.items():
+        decision = index.match(a)[0]
+        deduped[prefix] = DedupedArticle(**dict(a), dedup=decision, seq=index.seq_of(a.article_id))
+    return deduped
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +224,9 @@ async def test_dedupe_relates_the_seeds(watch, pipeline, outboxes, seed_articles
         ("paraphrase", ids[2]),  # garbled rewrite of 002
     ]
     assert outboxes[DEDUPED].keys() == [article_id.encode() for article_id in ids]
-    assert [without(d, "dedup") for d in deduped] == [dict(a) for a in articles]
+    assert [without(d, "dedup", "seq") for d in deduped] == [dict(a) for a in articles]
+    # The arrival order, gap-free: the order the stories stage restores after facts ran in parallel.
+    assert [d.seq for d in deduped] == [1, 2, 3, 4, 5]
     outboxes[DEADLETTER].send.assert_not_awaited()
 
 
@@ -229,6 +239,8 @@ async def test_dedupe_redelivery_gets_the_first_decision(watch, pipeline, outbox
 
     decisions = [d.dedup for d in outboxes[DEDUPED].records(DedupedArticle)]
     assert decisions[2:] == decisions[:2]
+    # ... and its first sequence number, which tells the stories stage it is a redelivery.
+    assert [d.seq for d in outboxes[DEDUPED].records(DedupedArticle)] == [1, 2, 1, 2]
     # The redelivered original is not an exact duplicate of itself.
     assert [(d.relation, d.of) for d in decisions] == [("unique", None), ("paraphrase", first.article_id)] * 2
     assert sorted(pipeline.app.tables[DEDUPE_TABLE].keys()) == sorted(
@@ -347,8 +359,21 @@ async def test_facts_extracts_people_and_quantities(watch, pipeline, outboxes, s
     assert [(q.text, q.qualifier, q.counted) for q in apprehensions] == [
         ("more than 190,000 apprehensions", "more than", "apprehensions")
     ]
-    # The extractor remembers names in the worker's alias table, written from inside the agent.
-    assert pipeline.app.tables[ALIAS_TABLE]["person:lopez obrador"] == LOPEZ_OBRADOR
+    # The extractor remembers names in the worker's alias table, written from inside the agent, in the
+    # alias memory of the event's partition of copydesk.deduped.
+    assert pipeline.app.tables[ALIAS_TABLE]["0:person:lopez obrador"] == LOPEZ_OBRADOR
+
+
+async def test_facts_alias_memory_is_per_partition(watch, pipeline, outboxes, seed_deduped):
+    # Each partition's memory depends on its own articles only, so entity ids do not depend on which worker
+    # holds which partition, or on how the partitions interleave.
+    article = seed_deduped["000"]
+    async with watch.test_context(pipeline.agents["facts"]) as agent:
+        await agent.put(encode(article), key=article.article_id.encode(), partition=2)
+        await outboxes[FACTS].wait_for(1)
+
+    keys = list(pipeline.app.tables[ALIAS_TABLE].keys())
+    assert keys and all(key.startswith("2:") for key in keys)
 
 
 # --- stories: copydesk.facts -> wire.enriched + wire.stories ------------------------------------------------
@@ -371,8 +396,142 @@ async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, se
     assert {s.story_id for s in snapshots} == {story_id}
     # Each snapshot is the story after one more article.
     assert [s.article_ids for s in snapshots] == [ids[: n + 1] for n in range(5)]
-    assert list(pipeline.app.tables[STORY_TABLE].keys()) == [story_id]
+    table = pipeline.app.tables[STORY_TABLE]
+    assert [key for key in table if not is_reorder_key(key)] == [story_id]
+    assert pipeline.reorder.next_seq == 6
     outboxes[DEADLETTER].send.assert_not_awaited()
+
+
+# --- stories: the reorder buffer (facts runs in parallel, so its records come in any order) ------------------
+
+
+def skipped_counted() -> float:
+    return REGISTRY.get_sample_value("copydesk_reorder_skipped_total") or 0.0
+
+
+def tagged(outbox: Outbox) -> list[tuple[str, str]]:
+    """Return (article_id, story_id) of each article the stories stage sent, in order."""
+    return [(e.article_id, e.story_id) for e in outbox.records(EnrichedArticle)]
+
+
+def story_outboxes(pipeline: Any, watch: Any) -> dict[str, Outbox]:
+    return {name: Outbox(pipeline.topics[name], watch) for name in (ENRICHED, STORIES, DEADLETTER)}
+
+
+async def test_stories_tags_out_of_order_arrivals_in_sequence_order(
+    watch, pipeline, outboxes, seed_facts, seed_story
+):
+    articles = [seed_facts[prefix] for prefix in PREFIXES]  # seq 1..5
+    expected_enriched, expected_snapshots = seed_story
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, [articles[2], articles[4], articles[1]])
+        assert len(pipeline.reorder) == 3  # all wait for seq 1
+        outboxes[ENRICHED].send.assert_not_awaited()
+        await put_records(agent, [articles[0]])  # 1 comes: 1, 2, 3 go; 5 waits for 4
+        await outboxes[ENRICHED].wait_for(3)
+        assert len(pipeline.reorder) == 1
+        await put_records(agent, [articles[3]])
+        await outboxes[STORIES].wait_for(5)
+
+    assert tagged(outboxes[ENRICHED]) == [(e.article_id, e.story_id) for e in expected_enriched]
+    assert outboxes[STORIES].records(StorySnapshot) == expected_snapshots
+    table = pipeline.app.tables[STORY_TABLE]
+    assert [key for key in table if is_reorder_key(key)] == ["reorder:next"]
+    assert (pipeline.reorder.next_seq, len(pipeline.reorder)) == (6, 0)
+
+
+async def test_stories_replays_a_redelivered_record_at_once(
+    watch, pipeline, outboxes, seed_facts, seed_story
+):
+    articles = [seed_facts[prefix] for prefix in PREFIXES]
+    expected = [(e.article_id, e.story_id) for e in seed_story[0]]
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, articles[:3])
+        await outboxes[ENRICHED].wait_for(3)
+        states = dict(pipeline.app.tables[STORY_TABLE].items())
+        # Seq 2 again (the facts worker crashed before committing): below the next number, a redelivery.
+        await put_records(agent, [articles[1]])
+        await outboxes[ENRICHED].wait_for(4)
+        assert dict(pipeline.app.tables[STORY_TABLE].items()) == states  # the story index changed nothing
+        await put_records(agent, [articles[4], articles[3]])
+        await outboxes[ENRICHED].wait_for(6)
+
+    assert tagged(outboxes[ENRICHED]) == [*expected[:3], expected[1], *expected[3:]]
+    assert pipeline.reorder.next_seq == 6
+
+
+async def test_stories_skips_a_gap_when_the_buffer_is_full(watch, pipeline_factory, settings, seed_facts):
+    settings.stories.reorder_max_pending = 2
+    pipeline = pipeline_factory()
+    outboxes = story_outboxes(pipeline, watch)
+    articles = [seed_facts[prefix] for prefix in PREFIXES]
+    counted = skipped_counted()
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, [articles[0], articles[2]])  # seq 2 is missing
+        await outboxes[ENRICHED].wait_for(1)
+        assert len(pipeline.reorder) == 1
+        await put_records(agent, [articles[3]])  # two held: give up on 2, tag 3 and 4
+        await outboxes[ENRICHED].wait_for(3)
+        assert skipped_counted() == counted + 1
+        # Seq 2 after all (dead-lettered upstream and replayed, say): tagged at once, nothing lost.
+        await put_records(agent, [articles[1], articles[4]])
+        await outboxes[ENRICHED].wait_for(5)
+
+    ids = [a.article_id for a in articles]
+    assert [article_id for article_id, _ in tagged(outboxes[ENRICHED])] == [
+        ids[0],
+        ids[2],
+        ids[3],
+        ids[1],
+        ids[4],
+    ]
+    assert (pipeline.reorder.next_seq, len(pipeline.reorder)) == (6, 0)
+
+
+async def test_stories_skips_a_gap_after_the_timeout(watch, pipeline_factory, settings, seed_facts):
+    settings.stories.reorder_gap_timeout_s = 0.05
+    pipeline = pipeline_factory()
+    outboxes = story_outboxes(pipeline, watch)
+    articles = [seed_facts[prefix] for prefix in PREFIXES]
+    counted = skipped_counted()
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, [articles[0], articles[3]])  # 2 and 3 missing, 4 held
+        await outboxes[ENRICHED].wait_for(1)
+        assert len(pipeline.reorder) == 1
+        await asyncio.sleep(0.1)  # the gap timeout itself: nothing else would end the wait
+        # The worker's timer sends this when held records waited that long and nothing else came.
+        await agent.put(b"{}", key=REORDER_TICK)
+        await outboxes[ENRICHED].wait_for(2)
+
+    assert [a for a, _ in tagged(outboxes[ENRICHED])] == [articles[0].article_id, articles[3].article_id]
+    assert skipped_counted() == counted + 2
+    outboxes[DEADLETTER].send.assert_not_awaited()  # the tick is not a record
+
+
+async def test_stories_restores_held_records_from_the_table(watch, pipeline_factory, seed_facts, seed_story):
+    articles = [seed_facts[prefix] for prefix in PREFIXES]
+    before = pipeline_factory()
+    enriched = story_outboxes(before, watch)[ENRICHED]
+    async with watch.test_context(before.agents["stories"]) as agent:
+        await put_records(agent, [articles[0], articles[2], articles[4]])  # 3 and 5 held: their offsets are
+        await enriched.wait_for(1)  # committed once the agent moves on, so only the table keeps them
+
+    # The next worker starts with the table as recovery from its changelog leaves it.
+    after = pipeline_factory()
+    restored = after.app.tables[STORY_TABLE]
+    for key, state in before.app.tables[STORY_TABLE].items():
+        restored.data[key] = state
+    outboxes = story_outboxes(after, watch)
+    async with watch.test_context(after.agents["stories"]) as agent:
+        await put_records(agent, [articles[1], articles[3]])
+        await outboxes[STORIES].wait_for(4)
+
+    expected_enriched, expected_snapshots = seed_story
+    assert tagged(enriched) + tagged(outboxes[ENRICHED]) == [
+        (e.article_id, e.story_id) for e in expected_enriched
+    ]
+    assert outboxes[STORIES].records(StorySnapshot) == expected_snapshots[1:]
+    assert (after.reorder.next_seq, len(after.reorder)) == (6, 0)
 
 
 # --- sink: wire.enriched, wire.stories, wire.deadletter -> SQLite -------------------------------------------
