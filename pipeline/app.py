@@ -33,6 +33,7 @@ from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
 from pipeline.reorder import ReorderBuffer, is_reorder_key
+from pipeline.replay import RecentDecisions
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
 from schemas import DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
@@ -235,6 +236,9 @@ def build_app(
         max_pending=stories_cfg.reorder_max_pending,
         gap_timeout_s=stories_cfg.reorder_gap_timeout_s,
     )
+    # Story decisions outlive their story: a record redelivered after a crash, whose story closed since,
+    # gets the same story id again (kept in the story table, beside the states and the reorder buffer).
+    recent_stories = RecentDecisions(story_table, stories_cfg.remember_decisions, prefix="recent:")
     restored = {"dedupe": False, "stories": False}
 
     @app.on_partitions_revoked.connect
@@ -322,17 +326,32 @@ def build_app(
 
     def restore_stories() -> None:
         if not restored["stories"]:
-            story_index.restore([state for key, state in story_table.items() if not is_reorder_key(key)])
+            story_index.restore(
+                [
+                    state
+                    for key, state in story_table.items()
+                    if not is_reorder_key(key) and not recent_stories.owns(key)
+                ]
+            )
             reorder.restore()
+            recent_stories.restore()
             restored["stories"] = True
 
     async def tag_story(article: FactsArticle) -> None:
+        remembered = recent_stories.get(article.article_id)
+        if remembered is not None and story_index.story_of(article.article_id) is None:
+            # Redelivered after its story closed: the same story again; the sink holds its last snapshot.
+            record = EnrichedArticle(**dict(article), story_id=remembered, processed_at=datetime.now(UTC))
+            await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+            metrics.RECORDS_OUT.labels("stories", "ok").inc()
+            return
         started = time.perf_counter()
         snapshot = story_index.tag(article)
         metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
         for closed in story_index.drain_closed():
             story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
         story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
+        recent_stories.remember(article.article_id, snapshot.story_id)
         metrics.OPEN_STORIES.set(story_index.open_stories)
         record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
         await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))

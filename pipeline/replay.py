@@ -13,16 +13,15 @@ from typing import Any
 
 __all__ = ["RecentDecisions"]
 
-_NEXT = "next"
-
 
 class RecentDecisions:
     """The last ``size`` (key -> decision) pairs, in ``size`` ring slots of ``store``."""
 
-    def __init__(self, store: MutableMapping[str, Any], size: int) -> None:
+    def __init__(self, store: MutableMapping[str, Any], size: int, prefix: str = "") -> None:
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}: it bounds how many decisions are remembered")
         self._store = store
+        self._prefix = prefix  # to share a store with other keys
         self._size = size
         self._known: dict[str, Any] = {}
         self._next = 0
@@ -30,10 +29,10 @@ class RecentDecisions:
     def restore(self) -> None:
         """Read the remembered decisions back from the store (after a restart)."""
         self._known = {}
-        self._next = int(self._store.get(_NEXT, 0))
+        self._next = int(self._store.get(self._key("next"), 0))
         # Oldest slot first, so that a key decided twice keeps its newest decision.
         for number in range(self._next - min(self._next, self._size), self._next):
-            entry = self._store.get(str(number % self._size))
+            entry = self._store.get(self._key(number % self._size))
             if entry is not None:
                 self._known[entry[0]] = entry[1]
 
@@ -45,14 +44,21 @@ class RecentDecisions:
         """Remember a decision, forgetting the oldest one when the ring is full."""
         if self._known.get(key) == decision:
             return
-        slot = str(self._next % self._size)
+        slot = self._key(self._next % self._size)
         old = self._store.get(slot)
         if old is not None and self._known.get(old[0]) == old[1]:
             del self._known[old[0]]
         self._store[slot] = [key, decision]
         self._known[key] = decision
         self._next += 1
-        self._store[_NEXT] = self._next
+        self._store[self._key("next")] = self._next
+
+    def _key(self, slot: object) -> str:
+        return f"{self._prefix}{slot}"
+
+    def owns(self, key: object) -> bool:
+        """Return True when ``key`` is one of this memory's keys in the shared store."""
+        return isinstance(key, str) and bool(self._prefix) and key.startswith(self._prefix)
 
     def __len__(self) -> int:
         return len(self._known)

@@ -74,6 +74,9 @@ class StoriesSettings(BaseModel):
     # longer than a consumer-group rebalance after a worker loss, which stalls the partitions it held.
     reorder_max_pending: int = Field(default=10_000, ge=1)
     reorder_gap_timeout_s: float = Field(default=300.0, gt=0.0)
+    # Story decisions remembered after their story closed, so a record redelivered after a crash gets
+    # its first story again (local state can be ahead of the committed offsets).
+    remember_decisions: int = Field(default=20_000, ge=1)
 
 
 class SinkSettings(BaseModel):

@@ -40,3 +40,14 @@ def test_a_repeated_decision_takes_no_slot():
 def test_size_must_be_positive():
     with pytest.raises(ValueError, match="size must be >= 1"):
         RecentDecisions({}, size=0)
+
+
+def test_a_prefix_shares_the_store():
+    store: dict = {"story-1": {"state": 1}}
+    recent = RecentDecisions(store, size=2, prefix="recent:")
+    recent.remember("a0", "story-1")
+    assert sorted(store) == ["recent:0", "recent:next", "story-1"]
+    assert recent.owns("recent:0") and not recent.owns("story-1")
+    again = RecentDecisions(store, size=2, prefix="recent:")
+    again.restore()
+    assert again.get("a0") == "story-1"
