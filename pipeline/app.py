@@ -14,6 +14,7 @@ at-least-once delivery doubles nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import time
@@ -32,7 +33,7 @@ from pipeline.codec import decode, encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
-from pipeline.reorder import ReorderBuffer, is_reorder_key
+from pipeline.reorder import ReorderBuffer
 from pipeline.replay import RecentDecisions
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
@@ -58,6 +59,8 @@ STORY_TABLE = "story_state"
 # for a missing sequence number a while: it wakes the stage to give up on the number even if nothing else comes.
 # (Table writes need an event's context, so a timer cannot do it itself.)
 REORDER_TICK = b"copydesk.reorder-tick"
+# Story-table keys of each story's last snapshot (the story states themselves are keyed "story-...").
+SNAPSHOT_PREFIX = "snap:"
 # Dead letters keep the original message, cut to this size (the full message may be what broke things).
 DEADLETTER_PAYLOAD_BYTES = 64 * 1024
 
@@ -239,6 +242,11 @@ def build_app(
     # Story decisions outlive their story: a record redelivered after a crash, whose story closed since,
     # gets the same story id again (kept in the story table, beside the states and the reorder buffer).
     recent_stories = RecentDecisions(story_table, stories_cfg.remember_decisions, prefix="recent:")
+    # ... and so does each story's last snapshot, to send again with such a record: the first one may have
+    # died with the worker. Kept for the open stories and the most recently closed ones.
+    closed_stories = RecentDecisions(
+        story_table, max(1, stories_cfg.remember_decisions // 10), prefix="closed:"
+    )
     restored = {"dedupe": False, "stories": False}
 
     @app.on_partitions_revoked.connect
@@ -330,19 +338,25 @@ def build_app(
                 [
                     state
                     for key, state in story_table.items()
-                    if not is_reorder_key(key) and not recent_stories.owns(key)
+                    if isinstance(key, str) and key.startswith("story-")
                 ]
             )
             reorder.restore()
             recent_stories.restore()
+            closed_stories.restore()
             restored["stories"] = True
 
     async def tag_story(article: FactsArticle) -> None:
         remembered = recent_stories.get(article.article_id)
         if remembered is not None and story_index.story_of(article.article_id) is None:
-            # Redelivered after its story closed: the same story again; the sink holds its last snapshot.
+            # Redelivered after its story closed: the same story, and its last snapshot, again.
             record = EnrichedArticle(**dict(article), story_id=remembered, processed_at=datetime.now(UTC))
             await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+            last = story_table.get(f"{SNAPSHOT_PREFIX}{remembered}")
+            if last is not None:
+                await stories_topic.send(
+                    key=remembered.encode("utf-8"), value=json.dumps(last).encode("utf-8")
+                )
             metrics.RECORDS_OUT.labels("stories", "ok").inc()
             return
         started = time.perf_counter()
@@ -350,7 +364,11 @@ def build_app(
         metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
         for closed in story_index.drain_closed():
             story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
+            forgotten = closed_stories.remember(closed, True)
+            if forgotten is not None:
+                story_table.pop(f"{SNAPSHOT_PREFIX}{forgotten[0]}", None)
         story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
+        story_table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
         recent_stories.remember(article.article_id, snapshot.story_id)
         metrics.OPEN_STORIES.set(story_index.open_stories)
         record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
@@ -385,7 +403,11 @@ def build_app(
         async def handle(article: FactsArticle, event: EventT) -> None:
             restore_stories()
             if reorder.offer(article.seq, article.model_dump(mode="json"), time.monotonic()):
-                if 0 < article.seq < reorder.next_seq and story_index.story_of(article.article_id) is None:
+                if (
+                    0 < article.seq < reorder.next_seq
+                    and story_index.story_of(article.article_id) is None
+                    and recent_stories.get(article.article_id) is None
+                ):
                     log.warning(
                         "stories: seq %d (%s) came after it was given up on", article.seq, article.article_id
                     )

@@ -40,18 +40,21 @@ class RecentDecisions:
         """Return the decision remembered for ``key``, or None."""
         return self._known.get(key)
 
-    def remember(self, key: str, decision: Any) -> None:
-        """Remember a decision, forgetting the oldest one when the ring is full."""
+    def remember(self, key: str, decision: Any) -> tuple[str, Any] | None:
+        """Remember a decision; return the (key, decision) forgotten to make room, if any."""
         if self._known.get(key) == decision:
-            return
+            return None
         slot = self._key(self._next % self._size)
         old = self._store.get(slot)
+        forgotten = None
         if old is not None and self._known.get(old[0]) == old[1]:
             del self._known[old[0]]
+            forgotten = (old[0], old[1])
         self._store[slot] = [key, decision]
         self._known[key] = decision
         self._next += 1
         self._store[self._key("next")] = self._next
+        return forgotten
 
     def _key(self, slot: object) -> str:
         return f"{self._prefix}{slot}"

@@ -18,8 +18,8 @@ def test_remembers_and_restores():
 def test_ring_forgets_the_oldest_and_stays_bounded():
     store: dict = {}
     recent = RecentDecisions(store, size=2)
-    for number in range(5):
-        recent.remember(f"a{number}", number)
+    forgotten = [recent.remember(f"a{number}", number) for number in range(5)]
+    assert forgotten == [None, None, ("a0", 0), ("a1", 1), ("a2", 2)]
     assert (recent.get("a2"), recent.get("a3"), recent.get("a4")) == (None, 3, 4)
     assert len(recent) == 2
     assert len(store) == 3  # two slots and the counter
