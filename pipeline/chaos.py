@@ -115,6 +115,15 @@ def run_chaos(
             stack.start("worker")
             say(f"  trial {trial}/{trials}: killed and restarted the worker "
                 f"({len(stack.store.settled_ids())}/{len(articles)} settled)")  # fmt: skip
+        if not stalled and stack.broker is not None:
+            # A stall alone (no kills): mid-stream, then the pipeline must recover by itself.
+            while len(stack.store.settled_ids()) < len(ids) // 3:
+                result.restarts += _supervise(stack)
+                time.sleep(0.05)
+            say(f"  stalling the broker (SIGSTOP) for {stall_s:.0f}s, no kills")
+            stack.broker.signal(signal.SIGSTOP)
+            time.sleep(stall_s)
+            stack.broker.signal(signal.SIGCONT)
         deadline = time.monotonic() + timeout
         while not ids <= stack.store.settled_ids():
             result.restarts += _supervise(stack)
