@@ -376,8 +376,10 @@ def build_app(
         await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
         metrics.RECORDS_OUT.labels("stories", "ok").inc()
 
+    resent: set[int] = set()  # held records sent back to copydesk.facts by this process
+
     async def release_held() -> None:
-        """Tag the held records whose turn came; give up on a number waited on too long."""
+        """Send back the held record whose turn came; give up on a number waited on too long."""
         restore_stories()
         skipped = reorder.skip_gap(time.monotonic())
         if skipped:
@@ -389,10 +391,17 @@ def build_app(
                 skipped.stop - 1,
                 len(reorder),
             )
-        while (held := reorder.take()) is not None:
+        # The held record whose turn came goes back to copydesk.facts and is tagged as its own event, so its
+        # outputs are committed with its own offset. Tagged here, inside another record's event, a crash
+        # before the producer's flush would leave it marked done with its outputs lost (the chaos run found
+        # one such article in 2,000). A copy sent twice (after a restart) is a redelivery, replayed.
+        held = reorder.take()
+        if held is not None and held[0] not in resent:
             seq, state = held
-            await tag_story(FactsArticle.model_validate(state))
-            reorder.done(seq)
+            resent.add(seq)
+            await facts_topic.send(
+                key=str(state["article_id"]).encode("utf-8"), value=json.dumps(state).encode()
+            )
         metrics.REORDER_PENDING.set(len(reorder))
 
     @app.agent(facts_topic, name="stories")

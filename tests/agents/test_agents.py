@@ -400,7 +400,10 @@ async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, se
     assert [key for key in table if key.startswith("story-")] == [story_id]
     assert StorySnapshot.model_validate(table[f"snap:{story_id}"]) == snapshots[-1]  # sent again on a replay
     # Each article's story is remembered beyond the story's life, for redeliveries after a crash.
-    assert sorted(value[0] for key, value in table.items() if key.startswith("recent:") and key != "recent:next") == ids
+    assert (
+        sorted(value[0] for key, value in table.items() if key.startswith("recent:") and key != "recent:next")
+        == ids
+    )
     assert pipeline.reorder.next_seq == 6
     outboxes[DEADLETTER].send.assert_not_awaited()
 
@@ -421,12 +424,27 @@ def story_outboxes(pipeline: Any, watch: Any) -> dict[str, Outbox]:
     return {name: Outbox(pipeline.topics[name], watch) for name in (ENRICHED, STORIES, DEADLETTER)}
 
 
+def loop_back(pipeline: Any, agent: Any) -> list[bytes]:
+    """Deliver what the stories stage sends back to copydesk.facts (released held records) to the agent
+    again, as the broker would; return those payloads."""
+    sent: list[bytes] = []
+    deliveries: list[asyncio.Task[Any]] = []
+
+    async def send(key: bytes, value: bytes, **kwargs: Any) -> None:
+        sent.append(value)
+        deliveries.append(asyncio.ensure_future(agent.put(value, key=key)))  # not awaited: mid-event
+
+    pipeline.topics[FACTS].send = send
+    return sent
+
+
 async def test_stories_tags_out_of_order_arrivals_in_sequence_order(
     watch, pipeline, outboxes, seed_facts, seed_story
 ):
     articles = [seed_facts[prefix] for prefix in PREFIXES]  # seq 1..5
     expected_enriched, expected_snapshots = seed_story
     async with watch.test_context(pipeline.agents["stories"]) as agent:
+        resent = loop_back(pipeline, agent)
         await put_records(agent, [articles[2], articles[4], articles[1]])
         assert len(pipeline.reorder) == 3  # all wait for seq 1
         outboxes[ENRICHED].send.assert_not_awaited()
@@ -436,6 +454,8 @@ async def test_stories_tags_out_of_order_arrivals_in_sequence_order(
         await put_records(agent, [articles[3]])
         await outboxes[STORIES].wait_for(5)
 
+    # Each held record went back through copydesk.facts, to be tagged as its own event.
+    assert [FactsArticle.model_validate_json(v).seq for v in resent] == [2, 3, 5]
     assert tagged(outboxes[ENRICHED]) == [(e.article_id, e.story_id) for e in expected_enriched]
     assert outboxes[STORIES].records(StorySnapshot) == expected_snapshots
     table = pipeline.app.tables[STORY_TABLE]
@@ -449,6 +469,7 @@ async def test_stories_replays_a_redelivered_record_at_once(
     articles = [seed_facts[prefix] for prefix in PREFIXES]
     expected = [(e.article_id, e.story_id) for e in seed_story[0]]
     async with watch.test_context(pipeline.agents["stories"]) as agent:
+        loop_back(pipeline, agent)
         await put_records(agent, articles[:3])
         await outboxes[ENRICHED].wait_for(3)
         states = dict(pipeline.app.tables[STORY_TABLE].items())
@@ -470,6 +491,7 @@ async def test_stories_skips_a_gap_when_the_buffer_is_full(watch, pipeline_facto
     articles = [seed_facts[prefix] for prefix in PREFIXES]
     counted = skipped_counted()
     async with watch.test_context(pipeline.agents["stories"]) as agent:
+        loop_back(pipeline, agent)
         await put_records(agent, [articles[0], articles[2]])  # seq 2 is missing
         await outboxes[ENRICHED].wait_for(1)
         assert len(pipeline.reorder) == 1
@@ -498,6 +520,7 @@ async def test_stories_skips_a_gap_after_the_timeout(watch, pipeline_factory, se
     articles = [seed_facts[prefix] for prefix in PREFIXES]
     counted = skipped_counted()
     async with watch.test_context(pipeline.agents["stories"]) as agent:
+        loop_back(pipeline, agent)
         await put_records(agent, [articles[0], articles[3]])  # 2 and 3 missing, 4 held
         await outboxes[ENRICHED].wait_for(1)
         assert len(pipeline.reorder) == 1
@@ -516,6 +539,7 @@ async def test_stories_restores_held_records_from_the_table(watch, pipeline_fact
     before = pipeline_factory()
     enriched = story_outboxes(before, watch)[ENRICHED]
     async with watch.test_context(before.agents["stories"]) as agent:
+        loop_back(before, agent)
         await put_records(agent, [articles[0], articles[2], articles[4]])  # 3 and 5 held: their offsets are
         await enriched.wait_for(1)  # committed once the agent moves on, so only the table keeps them
 
@@ -526,6 +550,7 @@ async def test_stories_restores_held_records_from_the_table(watch, pipeline_fact
         restored.data[key] = state
     outboxes = story_outboxes(after, watch)
     async with watch.test_context(after.agents["stories"]) as agent:
+        loop_back(after, agent)
         await put_records(agent, [articles[1], articles[3]])
         await outboxes[STORIES].wait_for(4)
 
