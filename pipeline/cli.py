@@ -65,7 +65,7 @@ def worker(bootstrap_servers: str | None, loglevel: str) -> None:
     settings = _settings(bootstrap_servers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     serve_metrics(settings.metrics.worker_port, settings.metrics.host)
-    pipeline = build_app(settings)
+    pipeline = build_app(settings, store=settings.table_store)
     faust.Worker(pipeline.app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
 
     app_id: str = "copydesk"
     data_dir: Path = Path("copydesk-data")
+    # Where the worker keeps its tables between changelog writes: "rocksdb://" (local state under data_dir,
+    # fast restarts) or "memory://" (rebuilt from the changelogs at every start).
+    table_store: str = "rocksdb://"
     kafka: KafkaSettings = KafkaSettings()
     normalize: NormalizeSettings = NormalizeSettings()
     dedupe: DedupeSettings = DedupeSettings()
