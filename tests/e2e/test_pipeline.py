@@ -161,7 +161,10 @@ def test_worker_restart_keeps_dedupe_state_and_bad_input_is_dead_lettered(
 
         # Every process serves its metrics: the restarted worker counted the three bad messages.
         worker_port = copydesk_env["COPYDESK_METRICS__WORKER_PORT"]
-        assert _metric(worker_port, "copydesk_dead_letters_total", 'stage="normalize"') == 3.0
+        # The counter counts deliveries: a rebalance after the restart may hand a message over twice (at least
+        # once), while the sink keeps each dead letter once (checked above, by origin).
+        assert _metric(worker_port, "copydesk_dead_letters_total", 'stage="normalize"') >= 3.0
+        assert len(store.dead_letters()) == 3
         # At least the two new articles; records the killed worker had not committed come again
         # (at-least-once), and the sink's upserts absorb them, as the assertions above show.
         assert _metric(worker_port, "copydesk_records_out_total", 'outcome="ok",stage="stories"') >= 2.0
