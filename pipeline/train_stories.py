@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 
 from pipeline import stories as st
 from pipeline.evals.stories import load_articles, read_rows
+from pipeline.settings import DEFAULT_SHARED_DATA
 
 MODEL = Path(st.__file__).parent / "data" / "stories_join.json"
 # (corpus file, shuffle seed, hide dates): UCI's crawl times give its labels away, so it is shuffled, dateless.
@@ -70,9 +71,7 @@ def fit(sets: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarra
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "data", nargs="?", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
+    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_SHARED_DATA)
     parser.add_argument("--l2", type=float, default=1e-6)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/copydesk-eval-cache"))
     parser.add_argument("--out", type=Path, default=MODEL)

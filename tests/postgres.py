@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline.broker import free_port
 
 
 def _bin_dir() -> Path | None:
@@ -22,12 +23,6 @@ def _bin_dir() -> Path | None:
         return Path(found).parent
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     return versions[-1].parent if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -41,7 +36,7 @@ class PostgresServer:
         self.bin = _bin_dir()
         if self.bin is None:
             raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         self.data = self.folder / "data"
 
     def _run(self, *args: str) -> None:

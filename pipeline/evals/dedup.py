@@ -29,7 +29,6 @@ frequent) sense of Princeton WordNet 3.0, keeping single words that occur in the
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import sys
@@ -42,11 +41,10 @@ from pathlib import Path
 import click
 
 from pipeline.evals.report import Counts, emit_json
+from pipeline.settings import Settings
 
 __all__ = ["build_suite", "dedup", "paraphrase", "run_suite"]
 
-_REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("COPYDESK_SHARED_DATA") or _REPO.parent / "shared" / "data")
 DEFAULT_CORPORA = ("ecbplus_dev.jsonl", "gva_dev.jsonl")
 SYNONYMS = Path(__file__).resolve().parents[1] / "data" / "dedupe_synonyms.json"
 RELATIONS = ("unique", "exact_duplicate", "near_duplicate", "paraphrase", "update")
@@ -448,7 +446,7 @@ def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_
     PATHS are JSONL files (or folders of them) in the layout of ecbplus_dev.jsonl; its ``story`` field marks
     the hard negatives.
     """
-    targets = list(paths) or [SHARED_DATA / name for name in DEFAULT_CORPORA]
+    targets = list(paths) or [Settings().shared_data / name for name in DEFAULT_CORPORA]
     suite = build_suite(targets, originals=originals, seed=seed)
     result = run_suite(suite, bench=bench)
     click.echo(
@@ -619,7 +617,7 @@ def build_synonyms(wordnet_dir: Path, corpora: list[Path], min_count: int = 3) -
 
 
 if __name__ == "__main__":
-    table = build_synonyms(Path(sys.argv[1]), [SHARED_DATA / name for name in DEFAULT_CORPORA])
+    table = build_synonyms(Path(sys.argv[1]), [Settings().shared_data / name for name in DEFAULT_CORPORA])
     SYNONYMS.parent.mkdir(exist_ok=True)
     SYNONYMS.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n", "utf-8")
     print(f"{len(table['synonyms'])} words -> {SYNONYMS}")
