@@ -291,14 +291,27 @@ def test_copydesk_services_point_at_kafka_with_real_settings(
     assert feed in json.loads(compose["services"]["topics"]["environment"]["COPYDESK_KAFKA__FEEDS"])
 
 
-def test_state_and_output_live_on_volumes(compose: dict[str, Any]) -> None:
-    for name, env_name in [("worker", "COPYDESK_DATA_DIR"), ("sink", "COPYDESK_SINK__OUT_DIR")]:
-        service = compose["services"][name]
-        volumes = {v["target"]: v for v in service["volumes"]}
-        path = service["environment"][env_name]
-        assert path in volumes and volumes[path]["type"] == "volume", (
-            f"{name}: {env_name}={path} not on a volume"
-        )
+def test_output_lives_on_a_volume_and_worker_state_is_per_replica(compose: dict[str, Any]) -> None:
+    sink = compose["services"]["sink"]
+    volumes = {v["target"]: v for v in sink["volumes"]}
+    path = sink["environment"]["COPYDESK_SINK__OUT_DIR"]
+    assert path in volumes and volumes[path]["type"] == "volume", f"sink: {path} not on a volume"
+    # Worker replicas must not share a state folder: each gets its own scratch space, and the memory store
+    # the settings default to rebuilds the tables from their changelogs.
+    worker = compose["services"]["worker"]
+    mounts = {v["target"]: v["type"] for v in worker.get("volumes", [])}
+    data_dir = worker["environment"]["COPYDESK_DATA_DIR"]
+    assert mounts.get(data_dir) == "tmpfs" or data_dir in worker.get("tmpfs", []), mounts
+    assert not any(kind == "volume" for kind in mounts.values()), "a named volume shared by worker replicas"
+    assert Settings(_env_file=None).table_store == "memory://"
+
+
+def test_workers_scale_out(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    assert int(worker["deploy"]["replicas"]) >= 2
+    (port,) = worker["ports"]
+    low, _, high = str(port["published"]).partition("-")
+    assert high and int(high) - int(low) + 1 >= int(worker["deploy"]["replicas"]), "a host port per replica"
 
 
 def test_third_party_images_are_pinned(compose: dict[str, Any]) -> None:
@@ -376,13 +389,10 @@ def test_scrape_targets_are_the_metrics_ports_of_compose_services(
     compose: dict[str, Any], prometheus_config: dict[str, Any]
 ) -> None:
     defaults = MetricsSettings()
-    targets = {
-        target
-        for job in prometheus_config["scrape_configs"]
-        if job["job_name"].startswith("copydesk")
-        for static in job["static_configs"]
-        for target in static["targets"]
-    }
+    jobs = [job for job in prometheus_config["scrape_configs"] if job["job_name"].startswith("copydesk")]
+    targets = {target for job in jobs for static in job.get("static_configs", []) for target in static["targets"]}
+    # The worker's replicas are found by DNS: every address behind the service name, on its metrics port.
+    targets |= {f"{name}:{dns['port']}" for job in jobs for dns in job.get("dns_sd_configs", []) for name in dns["names"]}
     assert targets == {f"worker:{defaults.worker_port}", f"sink:{defaults.sink_port}"}
     for target in targets:
         service, _, port = target.partition(":")
