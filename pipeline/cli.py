@@ -283,11 +283,15 @@ def _corpus(paths: tuple[Path, ...], limit: int, feed: str) -> list[Any]:
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed for the kill points.")
 @click.option(
+    "--timeout", type=float, default=7200.0, show_default=True,
+    help="Seconds each run (undisturbed, then under faults) may take to settle every article.",
+)  # fmt: skip
+@click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/chaos"), show_default=True
 )
 @bootstrap_option
-def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: int, out_dir: Path,
-          bootstrap_servers: str | None) -> None:  # fmt: skip
+def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: int, timeout: float,
+          out_dir: Path, bootstrap_servers: str | None) -> None:  # fmt: skip
     """kill -9 the worker at random points while a corpus streams through; compare with an undisturbed run.
 
     PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
@@ -299,7 +303,7 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
 
     articles = _corpus(paths, limit, "chaos")
     result = run_chaos(_settings(bootstrap_servers), articles, out_dir, trials, stall_s=stall, seed=seed,
-                       say=console.print)  # fmt: skip
+                       timeout=timeout, say=console.print)  # fmt: skip
     console.rule("chaos")
     console.print(
         f"{result.records} articles, {result.trials} kill -9s, {result.restarts} supervisor restarts, "

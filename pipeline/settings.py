@@ -66,7 +66,7 @@ class FactsSettings(BaseModel):
 
 class StoriesSettings(BaseModel):
     # The learned probability that an article belongs to its likeliest open story, above which it joins.
-    join_threshold: float = Field(default=0.1, gt=0.0, lt=1.0)
+    join_threshold: float = Field(default=0.2, gt=0.0, lt=1.0)
     quiet_hours: float = Field(
         default=72.0, gt=0.0, description="A story with no article for this long closes."
     )

@@ -11,10 +11,14 @@ logistic regression over per-field cosines, per-field cover (the share of the ar
 terms the story has), the time gap and the story's size (``_FEATURES``; weights in
 ``data/stories_join.json``, trained on ECB+, GVA and UCI dev streams) gives the probability that the
 article belongs to each candidate, and the article joins the likeliest one when that probability reaches
-``join_threshold``. Stories close after ``quiet_hours`` without news, which is what keeps two incidents of
+``join_threshold``. After each join the story is compared with the other open stories the same way, and a
+second logistic regression over the same features, trained on the story pairs an online run compares,
+merges two fragments of one story (started apart by short or early articles) when its probability reaches
+``merge_threshold``. Stories close after ``quiet_hours`` without news, which is what keeps two incidents of
 the same kind weeks apart in two stories. Document frequencies are counted over the articles of the open
 stories, so they follow the stream and can be rebuilt exactly from the stories' exported states after a
-restart.
+restart; a centroid's norm is taken under the current IDF (from three running sums), so an old story's
+cosines are not inflated as the stream grows.
 
 Quantity claims are grouped per story by what they measure (the unit, or the counted noun with people-like
 nouns as one class, a per-day/per-week rate apart, "people apprehended" with "apprehensions") and by the
@@ -51,7 +55,8 @@ __all__ = ["FIELD_WEIGHTS", "StoryIndex"]
 # is the learned model's). Entities weigh a lot; the headline is short and noisy.
 FIELD_WEIGHTS: dict[str, float] = {"body": 0.45, "head": 0.15, "ent": 0.40}
 
-STATE_VERSION = 1
+# 2: centroid norm sums (``_Story.sums``) instead of norms; a version-1 state's sums are recomputed on restore.
+STATE_VERSION = 2
 
 # How many of an article's highest-weighted terms per field look up candidate stories, and how many candidates
 # are scored exactly. Rare terms are the ones that find the right story; common terms only add work.
@@ -486,21 +491,37 @@ _MODEL_PATH = Path(__file__).with_name("data") / "stories_join.json"
 
 
 @functools.lru_cache(maxsize=1)
-def _join_model() -> tuple[list[float], float]:
-    """Return the join model's weights (in ``_FEATURES`` order) and bias, from the package's JSON file."""
+def _models() -> dict[str, tuple[list[float], float]]:
+    """Return the join and merge models' weights (in ``_FEATURES`` order) and biases, from the JSON file."""
     model = json.loads(_MODEL_PATH.read_text(encoding="utf-8"))
     if tuple(model["features"]) != _FEATURES:
         raise ValueError(
             f"{_MODEL_PATH} has features {model['features']}, the code expects {list(_FEATURES)}"
         )
-    return [float(w) for w in model["weights"]], float(model["bias"])
+    return {
+        name: ([float(w) for w in part["weights"]], float(part["bias"]))
+        for name, part in (("join", model), ("merge", model["merge"]))
+    }
+
+
+def _probability(model: str, x: list[float]) -> float:
+    weights, bias = _models()[model]
+    z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
+    return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
 
 
 def _join_probability(x: list[float]) -> float:
     """Return the learned probability that an article belongs to a candidate story, from its features."""
-    weights, bias = _join_model()
-    z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
-    return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
+    return _probability("join", x)
+
+
+def _merge_probability(x: list[float]) -> float:
+    """Return the learned probability that two open stories are one, from the features of their centroids.
+
+    A model of its own: fragments of one story (split by their first articles) look unlike an article and
+    its story, and merging two same-type events costs more than leaving a fragment apart.
+    """
+    return _probability("merge", x)
 
 
 
@@ -525,7 +546,7 @@ def _tops(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
         kind = _kind_of(t)
         if kind is None:
             continue
-        w = float(w[0] if isinstance(w, list) else w)
+        w = float(w)
         b = best.get(kind)
         if b is None or w > b[0] or (w == b[0] and t < b[1]):
             best[kind] = (w, t)
@@ -533,8 +554,9 @@ def _tops(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
 
 
 def _story_tops(s: Any) -> dict[str, str]:
+    """Return the story's most mentioned entity of each kind, by summed weight (its mentions over articles)."""
     if s.tops is None:
-        s.tops = _tops(s.fields["ent"].items())
+        s.tops = _tops((t, w) for t, (_c, w) in s.fields["ent"].items())
     return s.tops
 
 
@@ -545,7 +567,8 @@ def _kind_features(
     for kind, _prefixes in _KINDS:
         a, b = mine.get(kind), theirs.get(kind)
         share = 1.0 if a is not None and a in story_ents else 0.0
-        conflict = 1.0 if a is not None and b is not None and not share and b not in ents else 0.0
+        # The story's own main one missing from an article that names one of its kind: another event's.
+        conflict = 1.0 if a is not None and b is not None and b not in ents else 0.0
         out += [share, conflict]
     return tuple(out)
 
@@ -571,7 +594,10 @@ class _Story:
     last_ts: datetime
     articles: list[dict[str, Any]]
     fields: dict[str, dict[str, list[float]]]  # field -> term -> [articles with it, sum of 1 + log tf]
-    norms: dict[str, float]  # centroid norms, computed with the IDF of the story's last update
+    # Per field (sum W^2, sum W^2 l, sum W^2 l^2) over the centroid's terms, W the term's summed weight and
+    # l = log(df + 1) as of the term's last update: the centroid's norm under the stream's current IDF
+    # (L - l, L = log(n + 1) + 1) is sqrt(L^2 A - 2 L B + C), exact up to document-frequency drift.
+    sums: dict[str, list[float]]
     entities: dict[str, list[Any]]  # entity_id -> [canonical, label, articles]
     claims: list[dict[str, Any]]
     tops: dict[str, str] | None = None  # derived: the most mentioned place, person, year (None: recompute)
@@ -592,14 +618,14 @@ class StoryIndex:
 
     def __init__(
         self,
-        join_threshold: float = 0.1,
+        join_threshold: float = 0.2,
         quiet_hours: float = 72.0,
         max_open_stories: int = 20_000,
         merge_threshold: float = 0.7,
     ) -> None:
         if not 0.0 < join_threshold < 1.0:
             raise ValueError(
-                f"join_threshold must be in (0, 1), got {join_threshold!r}; it is a join probability, 0.1 is tuned"
+                f"join_threshold must be in (0, 1), got {join_threshold!r}; it is a join probability, 0.2 is tuned"
             )
         if quiet_hours <= 0:
             raise ValueError(f"quiet_hours must be > 0, got {quiet_hours!r}")
@@ -659,14 +685,9 @@ class StoryIndex:
         grows, its centroid finds the other. The older story survives; the younger one is closed (reported by
         ``drain_closed``) and its articles, terms, entities and claims move over.
         """
-        n = len(story.articles)
-        vectors = {f: {t: w / n for t, (_c, w) in terms.items()} for f, terms in story.fields.items()}
-        body_terms = sum(1 for _t, (c, _w) in story.fields["body"].items() if c * 2 >= n) or len(vectors["body"])
         best, best_p = None, -1.0
-        for s, x in self._candidates(vectors, ts, body_terms):
-            if s is story:
-                continue
-            p = _join_probability(x)
+        for s, x in self._merge_candidates(story, ts):
+            p = _merge_probability(x)
             if p > best_p:
                 best, best_p = s, p
         if best is None or best_p < self.merge_threshold:
@@ -674,6 +695,13 @@ class StoryIndex:
         old, young = (best, story) if best.seq < story.seq else (story, best)
         self._absorb(old, young)
         return old
+
+    def _merge_candidates(self, story: _Story, ts: datetime) -> list[tuple[_Story, list[float]]]:
+        """Return the other open stories worth comparing with ``story``, each with the features of the pair."""
+        n = len(story.articles)
+        vectors = {f: {t: w / n for t, (_c, w) in terms.items()} for f, terms in story.fields.items()}
+        body_terms = sum(1 for _t, (c, _w) in story.fields["body"].items() if c * 2 >= n) or len(vectors["body"])
+        return [(s, x) for s, x in self._candidates(vectors, ts, body_terms) if s is not story]
 
     def _absorb(self, old: _Story, young: _Story) -> None:
         """Move every article of ``young`` into ``old`` and close ``young``."""
@@ -712,8 +740,21 @@ class StoryIndex:
         heapq.heappush(self._by_age, (old.last_ts.timestamp(), old.seq, old.story_id))
 
     def _renorm(self, s: _Story, f: str) -> None:
-        df, log, log_n = self._df[f], math.log, math.log(self._n + 1) + 1.0
-        s.norms[f] = math.sqrt(sum((w * (log_n - log(df[t] + 1))) ** 2 for t, (_n, w) in s.fields[f].items()))
+        """Recompute a field's norm sums exactly, from the current document frequencies."""
+        df, log = self._df[f], math.log
+        a = b = c = 0.0
+        for t, (_n, w) in s.fields[f].items():
+            w2, lt = w * w, log(df[t] + 1)
+            a += w2
+            b += w2 * lt
+            c += w2 * lt * lt
+        s.sums[f] = [a, b, c]
+
+    def _norm(self, s: _Story, f: str) -> float:
+        """Return the norm of a story's centroid in field ``f`` under the current IDF."""
+        a, b, c = s.sums[f]
+        big_l = math.log(self._n + 1) + 1.0
+        return math.sqrt(max(big_l * big_l * a - 2.0 * big_l * b + c, 0.0))
 
     def _new_story(self, article: FactsArticle, ts: datetime) -> _Story:
         """Open a story for the article (evicting the least recently updated one when full) and return it."""
@@ -726,7 +767,7 @@ class StoryIndex:
             last_ts=ts,
             articles=[],
             fields={f: {} for f in FIELD_WEIGHTS},
-            norms={f: 0.0 for f in FIELD_WEIGHTS},
+            sums={f: [0.0, 0.0, 0.0] for f in FIELD_WEIGHTS},
             entities={},
             claims=[],
         )
@@ -756,7 +797,7 @@ class StoryIndex:
             "last_ts": s.last_ts.isoformat(),
             "articles": [dict(a) for a in s.articles],
             "fields": {f: {t: list(v) for t, v in terms.items()} for f, terms in s.fields.items()},
-            "norms": dict(s.norms),
+            "sums": {f: list(v) for f, v in s.sums.items()},
             "entities": {k: list(v) for k, v in s.entities.items()},
             "claims": _copy_claims(s.claims),
         }
@@ -771,7 +812,7 @@ class StoryIndex:
         self._reset()
         stories = []
         for st in states:
-            if st.get("version") != STATE_VERSION:
+            if st.get("version") not in (1, STATE_VERSION):
                 raise ValueError(f"story state version {st.get('version')!r}, expected {STATE_VERSION}")
             stories.append(
                 _Story(
@@ -781,7 +822,7 @@ class StoryIndex:
                     last_ts=datetime.fromisoformat(st["last_ts"]),
                     articles=[dict(a) for a in st["articles"]],
                     fields={f: {t: list(v) for t, v in terms.items()} for f, terms in st["fields"].items()},
-                    norms=dict(st["norms"]),
+                    sums={f: list(v) for f, v in st.get("sums", {}).items()},
                     entities={k: list(v) for k, v in st["entities"].items()},
                     claims=_copy_claims(st["claims"]),
                 )
@@ -807,6 +848,10 @@ class StoryIndex:
                     df[t] = df.get(t, 0) + int(n)
                     postings.setdefault(t, {})[s.story_id] = None
             heapq.heappush(self._by_age, (s.last_ts.timestamp(), s.seq, s.story_id))
+        for s in live:
+            for f in FIELD_WEIGHTS:
+                if f not in s.sums:  # a version-1 state
+                    self._renorm(s, f)
 
     # --- matching -----------------------------------------------------------------------------------
 
@@ -872,7 +917,7 @@ class StoryIndex:
             s = self._stories[sid]
             cos, cover = {}, {}
             for f in FIELD_WEIGHTS:
-                norm = s.norms[f]
+                norm = self._norm(s, f)
                 if f not in weighted or norm <= 0.0:
                     cos[f] = cover[f] = 0.0
                     continue
@@ -882,7 +927,7 @@ class StoryIndex:
                 shared = mine.keys() & centroid.keys()
                 cos[f] = math.fsum(mine[t] * centroid[t][1] for t in shared) / norm
                 cover[f] = math.fsum(unit[f][t] ** 2 for t in shared)
-            has_ent = "ent" in weighted and s.norms["ent"] > 0.0
+            has_ent = "ent" in weighted and s.sums["ent"][0] > 0.0
             top_in = 1.0 if top_entity is not None and top_entity in s.entities else 0.0
             gap = self._gap_days(s, ts)
             kinds = _kind_features(mine_tops, ents, _story_tops(s), s.fields["ent"])
@@ -927,30 +972,36 @@ class StoryIndex:
         )
         self._story_of[article.article_id] = s.story_id
         self._n += 1
-        log, log_n = math.log, math.log(self._n + 1) + 1.0
-        # The centroid norm is kept with the IDF of the story's own updates: recomputed in full when the story
-        # reaches a power-of-two size (amortized O(1) per term), otherwise moved by this article's terms only.
+        log = math.log
+        # The norm sums move by this article's terms only (their old contribution out, the new one in, each
+        # with the document frequency of the moment), and are recomputed in full when the story reaches a
+        # power-of-two size (amortized O(1) per term), which resets the drift of the other terms' frequencies.
         full = len(s.articles) & (len(s.articles) - 1) == 0
         for f, tf in vectors.items():
             centroid, df, postings = s.fields[f], self._df[f], self._postings[f]
-            delta = 0.0
+            sums = s.sums[f]
             for t, w in tf.items():
-                df[t] = df.get(t, 0) + 1
-                idf = log_n - log(df[t] + 1)
+                before = df.get(t, 0)
+                df[t] = before + 1
+                l_new = log(before + 2)
                 entry = centroid.get(t)
                 if entry is None:
                     centroid[t] = [1, w]
                     postings.setdefault(t, {})[s.story_id] = None
-                    delta += (w * idf) ** 2
+                    w2 = w * w
                 else:
-                    delta += ((entry[1] + w) ** 2 - entry[1] ** 2) * idf * idf
+                    old2, l_old = entry[1] * entry[1], log(before + 1)
                     entry[0] += 1
                     entry[1] += w
+                    w2 = entry[1] * entry[1]
+                    sums[0] -= old2
+                    sums[1] -= old2 * l_old
+                    sums[2] -= old2 * l_old * l_old
+                sums[0] += w2
+                sums[1] += w2 * l_new
+                sums[2] += w2 * l_new * l_new
             if full:
-                squares = ((w * (log_n - log(df[t] + 1))) ** 2 for t, (_n, w) in centroid.items())
-                s.norms[f] = math.sqrt(sum(squares))
-            else:
-                s.norms[f] = math.sqrt(max(s.norms[f] ** 2 + delta, 0.0))
+                self._renorm(s, f)
         s.tops = None
         seen = set()
         for e in article.facts.entities:

@@ -1,9 +1,12 @@
-"""Train the stories stage's join decision: ``python -m pipeline.train_stories [DATA_DIR] [--l2 X]``.
+"""Train the stories stage's join and merge decisions: ``python -m pipeline.train_stories [DATA_DIR] [--l2 X]``.
 
-Replays each dev corpus as a teacher-forced stream (every article goes into its gold story), collects
-the join features of every candidate story the index proposes (label: is it the gold story), and fits
-one logistic regression over the three corpora, each weighted equally (scipy L-BFGS). Writes the
-weights as JSON to pipeline/data/stories_join.json, and prints a train-on-two, test-on-the-third check.
+Join: replays each dev corpus as a teacher-forced stream (every article goes into its gold story),
+collects the join features of every candidate story the index proposes (label: is it the gold story),
+and fits one logistic regression over the three corpora, each weighted equally (scipy L-BFGS). Merge:
+runs each corpus online with that join model and collects the story pairs the index compares after each
+join (label: same majority gold story); a first round without merging, a second merging by the first
+round's model, both rounds' pairs fitted together. Writes both as JSON to
+pipeline/data/stories_join.json, and prints a train-on-two, test-on-the-third check of the join model.
 Entities come from the facts stage through the eval's on-disk cache, as in ``copydesk eval stories``.
 """
 
@@ -49,6 +52,36 @@ def replay(articles: list, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(features), np.array(labels)
 
 
+def merge_replay(articles: list, rows: list[dict], merge_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the features and labels of the story pairs an online run considers for merging.
+
+    The stream is tagged as the stage tags it (join model, and merges by the current merge model when
+    ``merge_threshold`` < 1); after each article, its story is compared with the other open stories as
+    ``StoryIndex._merge_similar`` does. Label: the two stories' majority gold labels are the same.
+    """
+    index = st.StoryIndex(merge_threshold=merge_threshold)
+    gold_of = {str(row["id"]): str(row["story"]) for row in rows}
+
+    def majority(story: st._Story) -> str:
+        counts: dict[str, int] = {}
+        for a in story.articles:
+            counts[gold_of[a["id"]]] = counts.get(gold_of[a["id"]], 0) + 1
+        return min(counts, key=lambda g: (-counts[g], g))
+
+    features, labels = [], []
+    for article in articles:
+        snapshot = index.tag(article)
+        index.drain_closed()
+        story = index._stories[snapshot.story_id]
+        if len(story.articles) < 2:
+            continue
+        mine = majority(story)
+        for other, x in index._merge_candidates(story, st._timestamp(article)):
+            features.append(x)
+            labels.append(1.0 if majority(other) == mine else 0.0)
+    return np.array(features).reshape(-1, len(st._FEATURES)), np.array(labels)
+
+
 def fit(sets: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarray, float]:
     """Return logistic-regression weights and bias, each set weighted equally, with an L2 penalty."""
     xs = np.vstack([x for x, _ in sets])
@@ -69,6 +102,23 @@ def fit(sets: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarra
     return result.x[:dims], float(result.x[dims])
 
 
+def _write(path: Path, join: tuple[np.ndarray, float], merge: tuple[np.ndarray, float], l2: float) -> None:
+    about = ("Logistic regressions over the pair features of pipeline.stories._features. Top level, the join "
+             "model: probability that an article belongs to a candidate story, trained on teacher-forced "
+             "streams. 'merge': probability that two open stories are one, trained on the story pairs an "
+             "online run compares (two rounds: without merging, then merging by the first round's model). "
+             "By python -m pipeline.train_stories on ECB+ dev (file order), GVA dev (file order, dates) and "
+             f"UCI dev (shuffled seed 1, dates hidden), each corpus weighted equally, L2 {l2:g}; entities "
+             "from the facts stage.")  # fmt: skip
+
+    def part(w: np.ndarray, b: float) -> dict:
+        return {"weights": [round(float(v), 4) for v in w], "bias": round(float(b), 4)}
+
+    model = {"about": about, "features": list(st._FEATURES), **part(*join), "merge": part(*merge)}
+    path.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+    st._models.cache_clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_SHARED_DATA)
@@ -76,26 +126,35 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/copydesk-eval-cache"))
     parser.add_argument("--out", type=Path, default=MODEL)
     args = parser.parse_args()
-    sets = {}
+    corpora, sets = {}, {}
     for name, (file, seed, no_dates) in CORPORA.items():
         rows = read_rows(args.data / file)
         if seed is not None:
             random.Random(seed).shuffle(rows)
         articles, _ = load_articles(rows, no_dates=no_dates, entities="facts", cache_dir=args.cache_dir)
+        corpora[name] = (articles, rows)
         sets[name] = replay(articles, rows)
         print(f"{name}: {len(sets[name][1])} candidate pairs, {int(sets[name][1].sum())} joins")
-    w, b = fit(list(sets.values()), args.l2)
-    about = ("Logistic regression: probability that an article belongs to a candidate story, from the join "
-             "features of pipeline.stories. Trained by python -m pipeline.train_stories on teacher-forced "
-             "streams of ECB+ dev (file order), GVA dev (file order, dates) and UCI dev (shuffled seed 1, "
-             f"dates hidden), each corpus weighted equally, L2 {args.l2:g}; entities from the facts stage.")  # fmt: skip
-    model = {"about": about, "features": list(st._FEATURES), "weights": [round(float(v), 4) for v in w],
-             "bias": round(b, 4)}  # fmt: skip
-    args.out.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+    join = fit(list(sets.values()), args.l2)
+    # The merge model is trained on what the index does online, so the join model must be in place first.
+    _write(args.out, join, join, args.l2)
+    merges: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in corpora}
+    merge = join
+    for round_, threshold in enumerate((1.0, st.StoryIndex().merge_threshold), 1):
+        for name, (articles, rows) in corpora.items():
+            merges[name].append(merge_replay(articles, rows, threshold))
+            _x, y = merges[name][-1]
+            print(f"merge round {round_}, {name}: {len(y)} story pairs, {int(y.sum())} of one story")
+        stacked = [
+            (np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts]))
+            for parts in merges.values()
+        ]
+        merge = fit(stacked, args.l2)
+        _write(args.out, join, merge, args.l2)
     print(f"wrote {args.out}")
     for held in sets:
         w_held, _ = fit([sets[n] for n in sets if n != held], args.l2)
-        print(f"without {held}: weights {np.round(w_held, 2).tolist()}")
+        print(f"join model without {held}: weights {np.round(w_held, 2).tolist()}")
 
 
 if __name__ == "__main__":

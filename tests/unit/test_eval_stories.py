@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pipeline.evals import eval_group
 from pipeline.evals.stories import _FactsCache, load_articles, read_rows, score_clusters
-from pipeline.stories import _FEATURES, _join_model
+from pipeline.stories import _FEATURES, _models
 from schemas.models import Facts
 from tests.conftest import SHARED_DATA
 
@@ -42,10 +42,14 @@ def test_scores_reject_mismatched_lengths() -> None:
         score_clusters(["a", "b"], ["x"])
 
 
-def test_join_model_file_matches_the_features() -> None:
-    weights, bias = _join_model()
-    assert len(weights) == len(_FEATURES)
-    assert all(math.isfinite(w) for w in [*weights, bias])
+def test_join_and_merge_models_match_the_features() -> None:
+    models = _models()
+    assert set(models) == {"join", "merge"}
+    for weights, bias in models.values():
+        assert len(weights) == len(_FEATURES)
+        assert all(math.isfinite(w) for w in [*weights, bias])
+    # Both models say that closer text means the same story.
+    assert all(models[name][0][_FEATURES.index("body")] > 0 for name in models)
 
 
 def test_no_dates_hides_publication_and_arrival_time() -> None:
@@ -96,10 +100,10 @@ def test_eval_on_a_uci_slice_shuffled_without_dates() -> None:
     assert set(figures) == {"pairwise", "bcubed", "docs", "docs_per_second"}
     assert set(figures["pairwise"]) == {"p", "r", "f1"}
     assert figures["docs"] == 300
-    # Measured: pairwise 0.911 / 0.622 / 0.739, BCubed 0.879 / 0.637 / 0.739 (headlines only, no entities).
-    assert figures["pairwise"]["p"] >= 0.85
-    assert figures["pairwise"]["f1"] >= 0.70
-    assert figures["bcubed"]["f1"] >= 0.70
+    # Measured: pairwise 0.817 / 0.783 / 0.800, BCubed 0.833 / 0.781 / 0.806 (headlines only, no entities).
+    assert figures["pairwise"]["p"] >= 0.75
+    assert figures["pairwise"]["f1"] >= 0.75
+    assert figures["bcubed"]["f1"] >= 0.75
     assert figures["docs_per_second"] > 0
 
 

@@ -380,13 +380,60 @@ def test_export_restore_round_trips_on_a_long_stream() -> None:
     articles, _ = ecbplus_articles(limit=400)
     live = StoryIndex()
     states = {}
-    for snapshot in run(live, articles[:200]):  # what the agent's table holds: each story's latest state
+    for article in articles[:200]:  # what the agent's table holds: each open story's latest state
+        snapshot = live.tag(article)
+        for closed in live.drain_closed():  # merged into an older story, or quiet
+            states.pop(closed, None)
         states[snapshot.story_id] = json.loads(json.dumps(live.export_state(snapshot.story_id)))
     restored = StoryIndex()
     restored.restore(states.values())
     assert restored.open_stories == live.open_stories
     later = articles[200:]
     assert [restored.tag(a).story_id for a in later] == [live.tag(a).story_id for a in later]
+
+
+def test_cosines_use_the_current_idf_as_the_stream_grows() -> None:
+    # A story's centroid norm must follow the IDF of the moment, not the one of its last update: with the
+    # stale norm an old one-article story's cosines rose past 1 as more articles arrived.
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, _ = ecbplus_articles(limit=300)
+    index = StoryIndex()
+    highest = 0.0
+    for article in articles:
+        vectors = index._vectors(article)
+        for _story, x in index._candidates(vectors, article.received_at):
+            highest = max(highest, *x[:3])  # the body, headline and entity cosines
+        index.tag(article)
+        index.drain_closed()
+    assert 0.5 < highest <= 1.0 + 1e-9
+
+
+def test_restore_migrates_a_version_1_state() -> None:
+    # Version 1 kept one norm per field; restoring it recomputes the norm sums from the terms.
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, _ = ecbplus_articles(limit=40)
+    live = StoryIndex()
+    for article in articles[:30]:
+        live.tag(article)
+        live.drain_closed()
+    states = []
+    for story_id in list(live._stories):
+        state = live.export_state(story_id)
+        assert state["version"] == 2
+        del state["sums"]
+        states.append({**state, "version": 1, "norms": {"body": 1.0, "head": 1.0, "ent": 1.0}})
+    restored = StoryIndex()
+    restored.restore(states)
+    for story_id, story in live._stories.items():
+        again = restored._stories[story_id]
+        for field in ("body", "head", "ent"):
+            live._renorm(story, field)
+            assert again.sums[field] == pytest.approx(story.sums[field])
+    assert [restored.tag(a).story_id for a in articles[30:]] == [live.tag(a).story_id for a in articles[30:]]
+    with pytest.raises(ValueError, match="version 3"):
+        StoryIndex().restore([{**states[0], "version": 3}])
 
 
 def test_stories_close_after_quiet_hours() -> None:
@@ -778,9 +825,10 @@ def bcubed_and_pairwise_f1(predicted: list[str], gold: list[str]) -> tuple[float
 def test_ecbplus_smoke_eval() -> None:
     """Stream ECB+ dev (33 topics, two similar stories each, no dates) through the index in its fixed order.
 
-    Measured with these crude entities and the learned join model at the default join_threshold 0.1: BCubed F1
-    0.829, pairwise F1 0.726 (``copydesk eval stories`` with the facts stage's entities: 0.828 / 0.726); the
-    README's offline TF-IDF + average-link baseline reaches 0.874 / 0.829 with its threshold tuned per metric.
+    Measured with these crude entities and the learned join and merge models at their default thresholds:
+    BCubed F1 0.844, pairwise F1 0.779 (``copydesk eval stories`` with the facts stage's entities: 0.868 /
+    0.806); the README's offline TF-IDF + average-link baseline reaches 0.874 / 0.829 with its threshold tuned
+    per metric. The speed printed is for reading; ``copydesk eval stories`` and the bench measure it.
     """
     if not ECBPLUS.exists():
         pytest.skip(f"{ECBPLUS} not present")
@@ -799,6 +847,5 @@ def test_ecbplus_smoke_eval() -> None:
         f"\nECB+ dev: {len(articles)} docs, {len(set(predicted))} stories (gold {len(set(gold))}), "
         f"BCubed F1 {bcubed:.3f}, pairwise F1 {pairwise:.3f}, {len(articles) / seconds:.0f} docs/s"
     )
-    assert bcubed >= 0.80
-    assert pairwise >= 0.70
-    assert len(articles) / seconds >= 200  # ~1,000+ on an idle core; loose so a busy CI box does not flake
+    assert bcubed >= 0.82
+    assert pairwise >= 0.74
