@@ -5,10 +5,15 @@
 3. pipeline: publish everything at once, articles/s until all reached the sink (worker + sink processes);
 4. latency: publish-to-sink p50/p99 at a fixed offered load of half the measured pipeline rate;
 5. peak RSS of each process; 6. the ratios pipeline/core and pipeline/transport.
+
+The latency phase is also broken down by hop: each stage's output record carries the time its producer
+wrote it (Kafka's CreateTime), so the time an article spent between two topics is the difference of its
+records' timestamps, and the last hop ends at the sink's write.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 import uuid
@@ -19,6 +24,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED
 from pipeline.broker import client_config, create_topics
 from pipeline.codec import encode
 from pipeline.settings import Settings
@@ -38,6 +44,7 @@ class BenchResult:
     offered_per_s: float = 0.0
     p50_latency_s: float = 0.0
     p99_latency_s: float = 0.0
+    hop_p50_s: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     def figures(self) -> dict[str, object]:
@@ -54,6 +61,7 @@ class BenchResult:
             "offered_per_s": self.offered_per_s,
             "p50_latency_s": self.p50_latency_s,
             "p99_latency_s": self.p99_latency_s,
+            "hop_p50_s": self.hop_p50_s,
             "peak_rss_mb": self.peak_rss_mb,
         }
 
@@ -144,6 +152,56 @@ def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, di
     return len(articles) / total, per_stage
 
 
+# The topics an article crosses, in order, each named by the stage that writes it.
+_HOPS = (("normalize", NORMALIZED), ("dedupe", DEDUPED), ("facts", FACTS), ("stories", ENRICHED))
+
+
+def record_times(
+    settings: Settings, topics: list[str], ids: set[str], idle_s: float = 3.0
+) -> dict[str, dict[str, float]]:
+    """Return, per topic, each listed article's first record's CreateTime (epoch seconds).
+
+    Records are matched by their key (every topic here is keyed by article_id). Reads each topic from the
+    start until every id was seen or nothing came for ``idle_s``.
+    """
+    config = client_config(settings.kafka)
+    found: dict[str, dict[str, float]] = {}
+    for topic in topics:
+        consumer = KafkaConsumer(
+            topic,
+            **config,
+            group_id=None,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=int(idle_s * 1000),
+        )
+        seen: dict[str, float] = {}
+        try:
+            for message in consumer:
+                key = message.key.decode("utf-8", "replace") if message.key else ""
+                if key in ids and key not in seen:
+                    seen[key] = message.timestamp / 1000.0
+                    if len(seen) == len(ids):
+                        break
+        finally:
+            consumer.close()
+        found[topic] = seen
+    return found
+
+
+def hop_medians(
+    published: dict[str, float], times: dict[str, dict[str, float]], written: dict[str, float]
+) -> dict[str, float]:
+    """Return the median seconds each hop took: publish -> normalized -> ... -> enriched -> sink write."""
+    marks = [("publish", published)] + [(stage, times.get(topic, {})) for stage, topic in _HOPS]
+    marks.append(("sink", written))
+    medians = {}
+    for (_, before), (stage, after) in itertools.pairwise(marks):
+        gaps = [after[a] - before[a] for a in before.keys() & after.keys()]
+        if gaps:
+            medians[stage] = statistics.median(gaps)
+    return medians
+
+
 def _restamp(articles: list[RawArticle], suffix: str) -> list[RawArticle]:
     """Give the articles fresh ids (a second pass through one pipeline must not be deduplicated as copies)."""
     return [a.model_copy(update={"article_id": f"{a.article_id}-{suffix}"}) for a in articles]
@@ -186,6 +244,13 @@ def run_bench(
         result.p50_latency_s = statistics.median(measured)
         result.p99_latency_s = _percentile(measured, 0.99)
         say(f"  p50 {result.p50_latency_s * 1000:,.0f} ms, p99 {result.p99_latency_s * 1000:,.0f} ms")
+        ids = {a.article_id for a in paced}
+        times = record_times(stack.settings, [topic for _, topic in _HOPS], ids)
+        stamps = {a: t for a, t in stack.store.write_times().items() if a in ids}
+        published = {a: received for a, (received, _) in stamps.items()}
+        written = {a: written for a, (_, written) in stamps.items()}
+        result.hop_p50_s = hop_medians(published, times, written)
+        say("  median per hop: " + ", ".join(f"{k} {v * 1000:,.0f} ms" for k, v in result.hop_p50_s.items()))
 
         result.peak_rss_mb = {name: _peak_rss_mb(process.pid) for name, process in stack.processes.items()}
         result.peak_rss_mb["broker"] = _peak_rss_mb(stack.broker.pid if stack.broker else None)

@@ -72,7 +72,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # When the sink first wrote the article: publish-to-sink latency is written_at - received_at.
     ("ALTER TABLE articles ADD COLUMN written_at TEXT",),
+    # Which stories' snapshots list an article, so "has it reached the end" is a join, not a JSON scan.
+    # Rows of a database from before are filled in from the stored snapshots (_backfill_story_articles).
+    (
+        """CREATE TABLE story_articles (
+            article_id   TEXT NOT NULL,
+            story_id     TEXT NOT NULL,
+            PRIMARY KEY (article_id, story_id)
+        )""",
+    ),
 )
+_STORY_ARTICLES_VERSION = 3
 
 # A replay keeps the first written_at: latency is measured to the first arrival.
 _UPSERT_ARTICLES = """INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -85,6 +95,9 @@ _UPSERT_STORIES = """INSERT INTO stories VALUES (?, ?, ?, ?)
     last_updated = excluded.last_updated, record = excluded.record
     WHERE excluded.n_articles >= stories.n_articles"""
 _INSERT_DEAD_LETTERS = "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO NOTHING"
+_INSERT_STORY_ARTICLES = (
+    "INSERT INTO story_articles VALUES (?, ?) ON CONFLICT (article_id, story_id) DO NOTHING"
+)
 
 
 class StoreUnavailable(RuntimeError):
@@ -109,7 +122,7 @@ class SinkStore:
     def _schema_version(self) -> int:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
-    def _migrate(self) -> None:
+    def _apply_migrations(self) -> None:
         version = self._schema_version()
         for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
             self._db.execute("BEGIN IMMEDIATE")
@@ -137,6 +150,19 @@ class SinkStore:
         self._db.close()
 
     # --- shared ------------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Bring the schema to the latest version, filling in what a migration's new table derives from."""
+        before = self._schema_version()
+        self._apply_migrations()
+        if before < _STORY_ARTICLES_VERSION:
+            pairs = [
+                (article_id, story_id)
+                for story_id, record in self._rows("SELECT story_id, record FROM stories")
+                for article_id in json.loads(record)["article_ids"]
+            ]
+            if pairs:
+                self._write(self._sql(_INSERT_STORY_ARTICLES), pairs)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self.placeholder) if self.placeholder != "?" else sql
@@ -171,6 +197,8 @@ class SinkStore:
         ]
         if rows:
             self._write(self._sql(_UPSERT_STORIES), rows)
+            pairs = {(article_id, s.story_id) for s in snapshots for article_id in s.article_ids}
+            self._write(self._sql(_INSERT_STORY_ARTICLES), sorted(pairs))
         return len(rows)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
@@ -189,12 +217,21 @@ class SinkStore:
         rows = self._rows("SELECT record FROM articles ORDER BY received_at, article_id")
         return [EnrichedArticle.model_validate_json(record) for (record,) in rows]
 
-    def latencies(self) -> dict[str, float]:
-        """Return each article's seconds from publish (received_at) to its first write in the store."""
+    def write_times(self) -> dict[str, tuple[float, float]]:
+        """Return each article's publish time (received_at) and first write in the store, as epoch seconds."""
         rows = self._rows("SELECT article_id, received_at, written_at FROM articles")
         return {
-            article_id: (datetime.fromisoformat(written) - datetime.fromisoformat(received)).total_seconds()
+            article_id: (
+                datetime.fromisoformat(received).timestamp(),
+                datetime.fromisoformat(written).timestamp(),
+            )
             for article_id, received, written in rows
+        }
+
+    def latencies(self) -> dict[str, float]:
+        """Return each article's seconds from publish (received_at) to its first write in the store."""
+        return {
+            article_id: written - received for article_id, (received, written) in self.write_times().items()
         }
 
     def stories(self) -> list[StorySnapshot]:
@@ -207,12 +244,12 @@ class SinkStore:
 
     def settled_ids(self) -> set[str]:
         """Return the article_ids that reached the end: enriched with their story stored, or dead-lettered."""
-        enriched = {row[0] for row in self._rows("SELECT article_id FROM articles")}
-        in_stories: set[str] = set()
-        for (record,) in self._rows("SELECT record FROM stories"):
-            in_stories.update(json.loads(record)["article_ids"])
-        dead = {row[0] for row in self._rows("SELECT message_key FROM dead_letters") if row[0]}
-        return (enriched & in_stories) | dead
+        rows = self._rows(
+            "SELECT article_id FROM articles a WHERE EXISTS "
+            "(SELECT 1 FROM story_articles s WHERE s.article_id = a.article_id) "
+            "UNION SELECT message_key FROM dead_letters WHERE message_key IS NOT NULL"
+        )
+        return {row[0] for row in rows if row[0]}
 
     def export_jsonl(self, out_dir: Path) -> dict[str, Path]:
         """Write enriched.jsonl, stories.jsonl and deadletter.jsonl (atomically); return their paths."""
@@ -267,7 +304,7 @@ class PostgresSinkStore(SinkStore):
             row = db.execute("SELECT max(version) FROM copydesk_schema").fetchone()
         return row[0] or 0
 
-    def _migrate(self) -> None:
+    def _apply_migrations(self) -> None:
         db = self._connect()
         version = self._schema_version()
         for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):

@@ -113,6 +113,40 @@ def test_reopening_migrates_once(store, tmp_path):
         again.close()
 
 
+def test_a_version_2_database_gets_its_story_articles_filled_in(tmp_path):
+    # A sink from before migration 3 stored snapshots only; settled_ids now reads story_articles.
+    import sqlite3
+
+    from pipeline.sink import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for statements in MIGRATIONS[:2]:
+        for statement in statements:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 2")
+    old = snapshot(["a0", "a1"])
+    db.execute(
+        "INSERT INTO stories VALUES (?, ?, ?, ?)",
+        (old.story_id, 2, old.last_updated.isoformat(), old.model_dump_json()),
+    )
+    db.close()
+    store = SinkStore(path)
+    try:
+        store.write_articles([enriched("a0"), enriched("a1"), enriched("a2")])
+        assert store.settled_ids() == {"a0", "a1"}
+        assert store._schema_version() == len(MIGRATIONS)
+    finally:
+        store.close()
+
+
+def test_a_merged_story_still_settles_its_articles(store):
+    # The young story's last snapshot listed a1 before it merged into story-1; either listing settles it.
+    store.write_articles([enriched("a0"), enriched("a1", story_id="story-1")])
+    store.write_stories([snapshot(["a1"], story_id="story-2"), snapshot(["a0", "a1"])])
+    assert store.settled_ids() == {"a0", "a1"}
+
+
 def test_postgres_outage_waits_and_writes_when_the_server_returns(tmp_path):
     """The sink's store stops and comes back: the batch waits (bounded) and is written, nothing lost."""
     server = PostgresServer().init()

@@ -1,0 +1,41 @@
+"""The bench's pure helpers: percentiles and the per-hop latency breakdown."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.bench import BenchResult, _percentile, hop_medians
+
+
+def test_hop_medians_split_publish_to_sink_into_stages() -> None:
+    published = {"a": 100.0, "b": 200.0, "c": 300.0}
+    times = {
+        "copydesk.normalized": {"a": 100.1, "b": 200.1, "c": 300.3},
+        "copydesk.deduped": {"a": 100.2, "b": 200.2, "c": 300.4},
+        "copydesk.facts": {"a": 101.2, "b": 200.7, "c": 301.4},
+        "wire.enriched": {"a": 101.3, "b": 200.8, "c": 301.5},
+    }
+    written = {"a": 101.8, "b": 201.0, "c": 301.6}
+    hops = hop_medians(published, times, written)
+    assert list(hops) == ["normalize", "dedupe", "facts", "stories", "sink"]
+    assert hops["normalize"] == pytest.approx(0.1)
+    assert hops["facts"] == pytest.approx(1.0)
+    assert hops["sink"] == pytest.approx(0.2)
+
+
+def test_hop_medians_skip_articles_a_topic_did_not_show() -> None:
+    # An article missing from one topic (read timed out) leaves that hop's neighbours unmeasured for it only.
+    published = {"a": 0.0, "b": 0.0}
+    times = {"copydesk.normalized": {"a": 0.5}, "copydesk.deduped": {"a": 0.6, "b": 0.7}}
+    hops = hop_medians(published, times, {})
+    assert hops == {"normalize": pytest.approx(0.5), "dedupe": pytest.approx(0.1)}
+
+
+def test_percentile_and_ratios() -> None:
+    assert _percentile([], 0.99) == 0.0
+    assert _percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert _percentile([float(i) for i in range(101)], 0.99) == 99.0
+    figures = BenchResult(articles=10, core_per_s=10.0, transport_per_s=100.0, pipeline_per_s=9.0).figures()
+    assert figures["pipeline_over_core"] == pytest.approx(0.9)
+    assert figures["pipeline_over_transport"] == pytest.approx(0.09)
+    assert BenchResult(articles=0).figures()["pipeline_over_core"] == 0.0
