@@ -131,6 +131,9 @@ def _stem(word: str) -> str:
     return _lemma(word)[:6]
 
 
+_PEOPLE_STEMS = frozenset(_stem(p) for p in _PEOPLE)
+
+
 def _terms(text: str) -> list[str]:
     """Return the content lemmas of a text, in order."""
     out = []
@@ -229,6 +232,7 @@ def _disagree(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[1] < b[0] or b[1] < a[0]
 
 
+@functools.lru_cache(maxsize=256)  # the quantities of one sentence share it
 def _previous_sentence(body: str, sentence: str) -> str:
     idx = body.find(sentence[:80].strip())
     if idx <= 0:
@@ -249,10 +253,27 @@ def _participle_after(tokens: list[tuple[str, int, int]], j: int) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _sentence_tokens(sentence: str) -> tuple[tuple[str, int, int], ...]:
+    return tuple((m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(sentence))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _context_stem(word: str) -> str | None:
+    """Return the claim-context stem of a word, or None for a word that says nothing about what is counted."""
+    low = word.lower()
+    if not low[0].isalpha() or len(low) < 2 or low in _STOPWORDS or low in _REPORTING:
+        return None
+    lem = _lemma(low)
+    if lem in _STOPWORDS or lem in _REPORTING:
+        return None
+    return lem[:6]
+
+
 def _mention(q: Quantity, body: str) -> dict[str, Any]:
     """Return what a quantity measures (``cls``) and the weighted stems of its context (``ctx``)."""
     sentence = q.sentence or q.text
-    tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(sentence)]
+    tokens = _sentence_tokens(sentence)
     start = sentence.lower().find(q.text.lower()) if q.text else -1
     if start >= 0:
         end = start + len(q.text)
@@ -298,25 +319,20 @@ def _mention(q: Quantity, body: str) -> dict[str, Any]:
             rate = m.group(1) or _RATE_WORDS.get((m.group(2) or m.group(3) or "").lower())
     cls = f"{base}/{rate}" if rate else base
 
-    skip = {_stem(w) for w in (*_PEOPLE, *kind_word.split(), base)} | {_stem(w) for w in qual_words}
+    skip = _PEOPLE_STEMS | {_stem(w) for w in (*kind_word.split(), base, *qual_words)}
     if rate:
         skip |= {_stem(rate), "day", "days", "daily"}
     ctx: dict[str, float] = {}
     words: dict[str, str] = {}
 
     def add(word: str, weight: float) -> None:
-        low = word.lower()
-        if not low[0].isalpha() or len(low) < 2 or low in _STOPWORDS or low in _REPORTING:
-            return
-        lem = _lemma(low)
-        if lem in _STOPWORDS or lem in _REPORTING:
-            return
-        st = lem[:6]
-        if st in skip:
+        st = _context_stem(word)
+        if st is None or st in skip:
             return
         if weight > ctx.get(st, 0.0):
             ctx[st] = weight
-        words.setdefault(st, lem)
+        if st not in words:
+            words[st] = _lemma(word.lower())
 
     for i, (tok, _, _) in enumerate(tokens):
         if first <= i <= last:
