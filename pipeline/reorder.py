@@ -128,6 +128,23 @@ class ReorderBuffer:
             return self._next, self.store[_held_key(self._next)]
         return None
 
+    def ready(self, limit: int) -> list[tuple[int, Any]]:
+        """Return the held records whose turn has come without a gap, from the next number on: up to ``limit``.
+
+        ``take`` gives the first; a caller that hands records back through a queue (the worker sends them to
+        its own input topic, to handle each as its own event) sends the whole run at once, so a run of held
+        records costs one trip through the queue, not one trip each.
+        """
+        first = self.take()
+        if first is None:
+            return []
+        run = [first]
+        for seq in self._held[1:limit]:
+            if seq != run[-1][0] + 1:
+                break
+            run.append((seq, self.store[_held_key(seq)]))
+        return run
+
     def done(self, seq: int) -> None:
         """Record that the caller handled ``seq``: the next number follows it (no-op for older numbers)."""
         if seq != self._next:
