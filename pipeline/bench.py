@@ -19,12 +19,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED
+from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED, SNAPSHOT_PREFIX
 from pipeline.broker import client_config, create_topics
 from pipeline.codec import encode
 from pipeline.settings import Settings
@@ -261,3 +261,85 @@ def _stamped(articles: list[RawArticle]):
     """Yield each article stamped with the moment it is published (latency starts then)."""
     for article in articles:
         yield article.model_copy(update={"received_at": datetime.now(UTC)})
+
+
+def _rss_mb() -> float:
+    """Return this process's resident set now (VmRSS) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def state_growth(
+    settings: Settings, articles: list[RawArticle], total: int, every: int, say: Callable[[str], None] = print
+) -> list[dict[str, float]]:
+    """Stream ``total`` articles through the stateful stages' cores and their tables; return a row per ``every``.
+
+    What the worker keeps grows with the stream only if a window fails to evict, so this measures the state
+    and nothing else: dedupe (index and its table), stories (index, its state table with snapshots, the
+    recent-decisions rings) as the agents keep them with the memory store, without the facts stage (no
+    entities, quantities or quotes: its per-article work keeps nothing). The corpus is cycled with fresh ids
+    and moved on five years a cycle, so each cycle's stories close as the real ones do. Each row: articles,
+    RSS MiB, dedupe window, open stories, table entries.
+    """
+    import gc
+
+    from pipeline.dedupe import DuplicateIndex
+    from pipeline.normalize import InvalidArticle, normalize
+    from pipeline.replay import RecentDecisions
+    from pipeline.stories import StoryIndex
+    from schemas import Facts
+
+    base = []
+    for raw in articles:
+        try:
+            base.append(normalize(raw, settings.normalize.min_body_words))
+        except InvalidArticle:
+            continue
+    if not base:
+        raise ValueError("no article of the corpus passes normalize")
+    dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
+    index = DuplicateIndex(dedupe_cfg.num_perm, dedupe_cfg.shingle_words, dedupe_cfg.lsh_threshold,
+                           dedupe_cfg.window_size)  # fmt: skip
+    stories = StoryIndex(stories_cfg.join_threshold, stories_cfg.quiet_hours, stories_cfg.max_open_stories)
+    dedupe_table: dict[str, object] = {}
+    story_table: dict[str, object] = {}
+    recent = RecentDecisions(story_table, stories_cfg.remember_decisions, prefix="recent:")
+    closed = RecentDecisions(story_table, max(1, stories_cfg.remember_decisions // 10), prefix="closed:")
+    no_facts = Facts()
+    rows = []
+    for number in range(1, total + 1):
+        cycle, template = divmod(number - 1, len(base))
+        article = base[template]
+        shift = timedelta(days=5 * 366 * cycle)
+        article = article.model_copy(
+            update={
+                "article_id": f"{article.article_id}-{cycle}",
+                "received_at": article.received_at + shift,
+                "published_at": article.published_at + shift if article.published_at else None,
+            }
+        )
+        decision, evicted = index.match(article)
+        dedupe_table[article.article_id] = index.export(article.article_id)
+        for gone in evicted:
+            dedupe_table.pop(gone, None)
+        record = FactsArticle(
+            **dict(article), dedup=decision, seq=index.seq_of(article.article_id), facts=no_facts
+        )
+        snapshot = stories.tag(record)
+        for story_id in stories.drain_closed():
+            story_table.pop(story_id, None)
+            forgotten = closed.remember(story_id, True)
+            if forgotten is not None:
+                story_table.pop(f"{SNAPSHOT_PREFIX}{forgotten[0]}", None)
+        story_table[snapshot.story_id] = stories.export_state(snapshot.story_id)
+        story_table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
+        recent.remember(article.article_id, snapshot.story_id)
+        if number % every == 0 or number == total:
+            gc.collect()
+            row = {"articles": number, "rss_mb": round(_rss_mb(), 1), "dedupe_window": len(index),
+                   "open_stories": stories.open_stories, "table_entries": len(dedupe_table) + len(story_table)}  # fmt: skip
+            rows.append(row)
+            say("  " + ", ".join(f"{k} {v:,}" for k, v in row.items()))
+    return rows

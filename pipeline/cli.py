@@ -323,19 +323,43 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--articles", "limit", type=int, default=300, show_default=True, help="Articles per phase.")
 @click.option(
+    "--growth", type=int, default=None,
+    help="Instead: stream this many articles through the stateful cores and their tables (no broker, no "
+    "facts) and report RSS and state sizes every --every articles.",
+)  # fmt: skip
+@click.option("--every", type=int, default=10_000, show_default=True, help="Report interval for --growth.")
+@click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench"), show_default=True
 )
 @bootstrap_option
-def bench(paths: tuple[Path, ...], limit: int, out_dir: Path, bootstrap_servers: str | None) -> None:
+def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, out_dir: Path,
+          bootstrap_servers: str | None) -> None:  # fmt: skip
     """Measure transport, pure cores, pipeline, latency at half load and RSS, side by side in one run.
 
     PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
     {"transport_per_s", "core_per_s", "pipeline_per_s", "pipeline_over_core", "pipeline_over_transport",
-    "p50_latency_s", "p99_latency_s", "peak_rss_mb", ...}.
+    "p50_latency_s", "p99_latency_s", "peak_rss_mb", ...}. With --growth N, it is {"rows": [...]}, one row
+    per --every articles: {"articles", "rss_mb", "dedupe_window", "open_stories", "table_entries"}.
     """
-    from pipeline.bench import run_bench
+    from pipeline.bench import run_bench, state_growth
     from pipeline.evals.report import emit_json
 
+    if growth is not None:
+        articles = _corpus(paths, limit, "bench")
+        console.rule(
+            f"state growth: {growth:,} articles through dedupe and stories, cycling {len(articles):,}"
+        )
+        rows = state_growth(
+            Settings(), articles, growth, every, say=lambda line: console.print(line, highlight=False)
+        )
+        first, last = rows[0], rows[-1]
+        console.print(
+            f"RSS {first['rss_mb']:,.0f} MiB at {first['articles']:,} articles, {last['rss_mb']:,.0f} MiB at "
+            f"{last['articles']:,}",
+            highlight=False,
+        )
+        emit_json({"rows": rows})
+        return
     articles = _corpus(paths, limit, "bench")
     phases = ("transport", "core", "pipeline", "latency")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -39,3 +39,25 @@ def test_percentile_and_ratios() -> None:
     assert figures["pipeline_over_core"] == pytest.approx(0.9)
     assert figures["pipeline_over_transport"] == pytest.approx(0.09)
     assert BenchResult(articles=0).figures()["pipeline_over_core"] == 0.0
+
+
+def test_state_growth_is_bounded_by_the_windows() -> None:
+    from pipeline.bench import state_growth
+    from pipeline.cli import _corpus
+    from pipeline.settings import Settings
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "gva_dev.jsonl").exists():
+        pytest.skip("GVA dev corpus not present")
+    settings = Settings(
+        _env_file=None,
+        dedupe={"window_size": 60},
+        stories={"remember_decisions": 50, "quiet_hours": 72.0},
+    )
+    articles = _corpus((SHARED_DATA / "gva_dev.jsonl",), 80, "bench")
+    rows = state_growth(settings, articles, total=240, every=60, say=lambda _line: None)
+    assert [row["articles"] for row in rows] == [60, 120, 180, 240]  # three cycles of the 80 articles
+    assert all(row["dedupe_window"] <= 60 for row in rows)
+    # dedupe table <= 60, recent ring <= 50, closed ring <= 5 (+ its snapshots), open stories' states.
+    assert all(row["table_entries"] <= 60 + 50 + 2 * 5 + 2 * row["open_stories"] + 4 for row in rows), rows
+    assert rows[-1]["table_entries"] <= rows[1]["table_entries"] + 10
