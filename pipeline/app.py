@@ -103,6 +103,29 @@ def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     return faust.SSLCredentials(context) if context else None
 
 
+def keep_story_state(
+    index: StoryIndex,
+    table: MutableMapping[str, Any],
+    recent: RecentDecisions,
+    closed: RecentDecisions,
+    article_id: str,
+    snapshot: Any,
+) -> None:
+    """Write to the story table what the stories stage keeps after tagging an article.
+
+    The closed stories' states go (changelog tombstones) while their last snapshots stay for the most
+    recently closed ones; the tagged story's state and snapshot are written; the decision is remembered.
+    """
+    for story_id in index.drain_closed():
+        table.pop(story_id, None)
+        forgotten = closed.remember(story_id, True)
+        if forgotten is not None:
+            table.pop(f"{SNAPSHOT_PREFIX}{forgotten[0]}", None)
+    table[snapshot.story_id] = index.export_state(snapshot.story_id)
+    table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
+    recent.remember(article_id, snapshot.story_id)
+
+
 def faust_config(settings: Settings, app_id: str, store: str) -> dict[str, Any]:
     """Return faust App settings shared by the worker and the sink."""
     kafka = settings.kafka
@@ -364,14 +387,9 @@ def build_app(
         started = time.perf_counter()
         snapshot = story_index.tag(article)
         metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
-        for closed in story_index.drain_closed():
-            story_table.pop(closed, None)  # a changelog tombstone: closed stories leave the state
-            forgotten = closed_stories.remember(closed, True)
-            if forgotten is not None:
-                story_table.pop(f"{SNAPSHOT_PREFIX}{forgotten[0]}", None)
-        story_table[snapshot.story_id] = story_index.export_state(snapshot.story_id)
-        story_table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
-        recent_stories.remember(article.article_id, snapshot.story_id)
+        keep_story_state(
+            story_index, story_table, recent_stories, closed_stories, article.article_id, snapshot
+        )
         metrics.OPEN_STORIES.set(story_index.open_stories)
         record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
         await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED, SNAPSHOT_PREFIX
+from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED, keep_story_state
 from pipeline.broker import client_config, create_topics
 from pipeline.codec import encode
 from pipeline.settings import Settings
@@ -327,15 +327,7 @@ def state_growth(
         record = FactsArticle(
             **dict(article), dedup=decision, seq=index.seq_of(article.article_id), facts=no_facts
         )
-        snapshot = stories.tag(record)
-        for story_id in stories.drain_closed():
-            story_table.pop(story_id, None)
-            forgotten = closed.remember(story_id, True)
-            if forgotten is not None:
-                story_table.pop(f"{SNAPSHOT_PREFIX}{forgotten[0]}", None)
-        story_table[snapshot.story_id] = stories.export_state(snapshot.story_id)
-        story_table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
-        recent.remember(article.article_id, snapshot.story_id)
+        keep_story_state(stories, story_table, recent, closed, article.article_id, stories.tag(record))
         if number % every == 0 or number == total:
             gc.collect()
             row = {"articles": number, "rss_mb": round(_rss_mb(), 1), "dedupe_window": len(index),
