@@ -88,8 +88,10 @@ class SinkSettings(BaseModel):
     database_url: SecretStr | None = None
     # How long a batch waits for the database to come back before the sink gives up and restarts.
     max_outage_s: float = Field(default=600.0, gt=0.0)
+    # A batch is written when it holds batch_size records or batch_seconds after it started, whichever is
+    # first: at a trickle, batch_seconds is latency added to every record (half of it on average).
     batch_size: int = Field(default=200, ge=1)
-    batch_seconds: float = Field(default=0.5, gt=0.0)
+    batch_seconds: float = Field(default=0.1, gt=0.0)
 
 
 class MetricsSettings(BaseModel):
