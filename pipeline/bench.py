@@ -157,31 +157,30 @@ _HOPS = (("normalize", NORMALIZED), ("dedupe", DEDUPED), ("facts", FACTS), ("sto
 
 
 def record_times(
-    settings: Settings, topics: list[str], ids: set[str], idle_s: float = 3.0
+    settings: Settings, topics: list[str], ids: set[str], idle_s: float = 3.0, limit_s: float = 60.0
 ) -> dict[str, dict[str, float]]:
     """Return, per topic, each listed article's first record's CreateTime (epoch seconds).
 
     Records are matched by their key (every topic here is keyed by article_id). Reads each topic from the
-    start until every id was seen or nothing came for ``idle_s``.
+    start until every id was seen, nothing came for ``idle_s`` after the first records, or ``limit_s``.
     """
     config = client_config(settings.kafka)
     found: dict[str, dict[str, float]] = {}
     for topic in topics:
-        consumer = KafkaConsumer(
-            topic,
-            **config,
-            group_id=None,
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=int(idle_s * 1000),
-        )
+        consumer = KafkaConsumer(topic, **config, group_id=None, auto_offset_reset="earliest")
         seen: dict[str, float] = {}
+        started = last = time.monotonic()
         try:
-            for message in consumer:
-                key = message.key.decode("utf-8", "replace") if message.key else ""
-                if key in ids and key not in seen:
-                    seen[key] = message.timestamp / 1000.0
-                    if len(seen) == len(ids):
-                        break
+            while len(seen) < len(ids):
+                now = time.monotonic()
+                if now - started > limit_s or (seen and now - last > idle_s):
+                    break
+                for records in consumer.poll(timeout_ms=500).values():
+                    last = time.monotonic()
+                    for message in records:
+                        key = message.key.decode("utf-8", "replace") if message.key else ""
+                        if key in ids and key not in seen:
+                            seen[key] = message.timestamp / 1000.0
         finally:
             consumer.close()
         found[topic] = seen
