@@ -562,6 +562,66 @@ async def test_stories_restores_held_records_from_the_table(watch, pipeline_fact
     assert (after.reorder.next_seq, len(after.reorder)) == (6, 0)
 
 
+async def test_the_timer_wakes_a_stories_stage_that_has_not_restored(pipeline_factory, monkeypatch):
+    """The chaos run's fourth bug: a worker died after seq 2's turn came, before it went back to copydesk.facts.
+
+    The new worker restores the buffer with the first record it gets, and none came: its input was all
+    consumed, 1,331 records stayed held. The timer of the worker that owns copydesk.facts now wakes the
+    stage (a tick record) until it has restored; what the stage does with the tick is the test above.
+    """
+    import pipeline.app as app_module
+
+    pipeline = pipeline_factory()
+    sent: list[bytes] = []
+
+    async def send(key: bytes, value: bytes, **kwargs: Any) -> None:
+        sent.append(key)
+
+    pipeline.topics[FACTS].send = send
+    owned: set[str] = {DEDUPED}  # facts partitions only: waking stories is not this worker's job
+    monkeypatch.setattr(app_module, "owns_topic", lambda _app, topic: topic in owned)
+    await pipeline.wake_stories()
+    assert sent == []
+    owned.add(FACTS)
+    await pipeline.wake_stories()
+    await pipeline.wake_stories()
+    assert sent == [REORDER_TICK, REORDER_TICK]  # until a record (this tick) restores the stage
+
+
+async def test_stories_releases_held_records_after_a_restart_with_no_input(
+    watch, pipeline_factory, seed_facts, seed_story, monkeypatch
+):
+    """After the restart of the test above, the tick restores the buffer and the held run is tagged."""
+    import pipeline.app as app_module
+    from pipeline.reorder import ReorderBuffer
+
+    articles = [seed_facts[prefix] for prefix in PREFIXES]
+    before = pipeline_factory()
+    first = story_outboxes(before, watch)[ENRICHED]
+    async with watch.test_context(before.agents["stories"]) as agent:
+        loop_back(before, agent)
+        await put_records(agent, [articles[0], articles[2], articles[3], articles[4]])  # 3, 4, 5 held
+        await first.wait_for(1)
+    held_two: dict = {}  # seq 2 came and was held too; its turn came, the worker died before releasing it
+    ReorderBuffer(held_two, 10, 60.0).offer(2, articles[1].model_dump(mode="json"), 0.0)
+
+    after = pipeline_factory()
+    table = after.app.tables[STORY_TABLE]
+    for key, state in [*before.app.tables[STORY_TABLE].items(), *held_two.items()]:
+        table.data[key] = state
+    outboxes = story_outboxes(after, watch)
+    monkeypatch.setattr(app_module, "owns_topic", lambda _app, topic: topic == FACTS)
+    async with watch.test_context(after.agents["stories"]) as agent:
+        sent = loop_back(after, agent)
+        await after.wake_stories()  # nothing else comes
+        await outboxes[ENRICHED].wait_for(4)
+        await after.wake_stories()  # restored now: no more ticks
+    assert sent.count(b"{}") == 1
+    expected = [(e.article_id, e.story_id) for e in seed_story[0]]
+    assert tagged(first) + tagged(outboxes[ENRICHED]) == expected
+    assert (after.reorder.next_seq, len(after.reorder)) == (6, 0)
+
+
 # --- sink: wire.enriched, wire.stories, wire.deadletter -> SQLite -------------------------------------------
 
 
