@@ -103,6 +103,42 @@ def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     return faust.SSLCredentials(context) if context else None
 
 
+def dedupe_index(settings: Settings) -> DuplicateIndex:
+    """Return an empty dedupe index configured by the settings."""
+    cfg = settings.dedupe
+    return DuplicateIndex(
+        num_perm=cfg.num_perm,
+        shingle_words=cfg.shingle_words,
+        lsh_threshold=cfg.lsh_threshold,
+        window_size=cfg.window_size,
+    )
+
+
+def stories_index(settings: Settings) -> StoryIndex:
+    """Return an empty story index configured by the settings."""
+    cfg = settings.stories
+    return StoryIndex(
+        join_threshold=cfg.join_threshold, quiet_hours=cfg.quiet_hours, max_open_stories=cfg.max_open_stories
+    )
+
+
+def decision_rings(
+    settings: Settings, table: MutableMapping[str, Any]
+) -> tuple[RecentDecisions, RecentDecisions]:
+    """Return the stories stage's rings of recent decisions and of recently closed stories, kept in ``table``.
+
+    Story decisions outlive their story: a record redelivered after a crash, whose story closed since, gets
+    the same story id again (kept in the story table, beside the states and the reorder buffer). So does
+    each story's last snapshot, to send again with such a record: the first one may have died with the
+    worker. Kept for the open stories and the most recently closed ones.
+    """
+    size = settings.stories.remember_decisions
+    return (
+        RecentDecisions(table, size, prefix="recent:"),
+        RecentDecisions(table, max(1, size // 10), prefix="closed:"),
+    )
+
+
 def owns_topic(app: faust.App, topic: str) -> bool:
     """Return whether this worker's consumer is assigned a partition of ``topic`` now."""
     return any(tp.topic == topic for tp in app.consumer.assignment())
@@ -250,18 +286,9 @@ def build_app(
     alias_table = app.Table(ALIAS_TABLE, partitions=partitions, schema=json_schema)
     story_table = app.Table(STORY_TABLE, partitions=1, schema=json_schema)
 
-    dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
-    index = DuplicateIndex(
-        num_perm=dedupe_cfg.num_perm,
-        shingle_words=dedupe_cfg.shingle_words,
-        lsh_threshold=dedupe_cfg.lsh_threshold,
-        window_size=dedupe_cfg.window_size,
-    )
-    story_index = StoryIndex(
-        join_threshold=stories_cfg.join_threshold,
-        quiet_hours=stories_cfg.quiet_hours,
-        max_open_stories=stories_cfg.max_open_stories,
-    )
+    stories_cfg = settings.stories
+    index = dedupe_index(settings)
+    story_index = stories_index(settings)
     extractor = extractor or FactExtractor(settings.facts.spacy_model, aliases=PartitionAliases(alias_table))
     # One table for the story states and the reorder buffer: one changelog partition, so a crash at any
     # point leaves a prefix of the stage's writes, in order (a buffer never ahead of the stories, or behind).
@@ -270,14 +297,7 @@ def build_app(
         max_pending=stories_cfg.reorder_max_pending,
         gap_timeout_s=stories_cfg.reorder_gap_timeout_s,
     )
-    # Story decisions outlive their story: a record redelivered after a crash, whose story closed since,
-    # gets the same story id again (kept in the story table, beside the states and the reorder buffer).
-    recent_stories = RecentDecisions(story_table, stories_cfg.remember_decisions, prefix="recent:")
-    # ... and so does each story's last snapshot, to send again with such a record: the first one may have
-    # died with the worker. Kept for the open stories and the most recently closed ones.
-    closed_stories = RecentDecisions(
-        story_table, max(1, stories_cfg.remember_decisions // 10), prefix="closed:"
-    )
+    recent_stories, closed_stories = decision_rings(settings, story_table)
     restored = {"dedupe": False, "stories": False}
 
     @app.on_partitions_revoked.connect

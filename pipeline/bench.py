@@ -24,7 +24,16 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED, keep_story_state
+from pipeline.app import (
+    DEDUPED,
+    ENRICHED,
+    FACTS,
+    NORMALIZED,
+    decision_rings,
+    dedupe_index,
+    keep_story_state,
+    stories_index,
+)
 from pipeline.broker import client_config, create_topics
 from pipeline.codec import encode
 from pipeline.settings import Settings
@@ -66,17 +75,22 @@ class BenchResult:
         }
 
 
-def _peak_rss_mb(pid: int | None) -> float:
-    """Return a process's peak resident set (VmHWM) in MiB, 0 when unknown."""
+def _status_mb(pid: int | str | None, field: str) -> float:
+    """Return a memory field of /proc/<pid>/status (VmHWM: peak resident set, VmRSS: now) in MiB, 0 if unknown."""
     if pid is None:
         return 0.0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def _peak_rss_mb(pid: int | None) -> float:
+    """Return a process's peak resident set (VmHWM) in MiB, 0 when unknown."""
+    return _status_mb(pid, "VmHWM")
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -115,16 +129,12 @@ def transport_rate(settings: Settings, payloads: list[bytes]) -> float:
 
 def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, dict[str, float]]:
     """Return articles/s of all four cores in a plain loop, and each stage's own rate."""
-    from pipeline.dedupe import DuplicateIndex
     from pipeline.facts import FactExtractor
     from pipeline.normalize import InvalidArticle, normalize, parse_raw
-    from pipeline.stories import StoryIndex
 
     extractor = FactExtractor(settings.facts.spacy_model, aliases={})
-    dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
-    index = DuplicateIndex(dedupe_cfg.num_perm, dedupe_cfg.shingle_words, dedupe_cfg.lsh_threshold,
-                           dedupe_cfg.window_size)  # fmt: skip
-    stories = StoryIndex(stories_cfg.join_threshold, stories_cfg.quiet_hours, stories_cfg.max_open_stories)
+    index = dedupe_index(settings)
+    stories = stories_index(settings)
     spent = dict.fromkeys(("normalize", "dedupe", "facts", "stories"), 0.0)
 
     def timed(stage: str, call: Callable[[], object]) -> object:
@@ -262,14 +272,6 @@ def _stamped(articles: list[RawArticle]):
         yield article.model_copy(update={"received_at": datetime.now(UTC)})
 
 
-def _rss_mb() -> float:
-    """Return this process's resident set now (VmRSS) in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def state_growth(
     settings: Settings, articles: list[RawArticle], total: int, every: int, say: Callable[[str], None] = print
 ) -> list[dict[str, float]]:
@@ -284,10 +286,7 @@ def state_growth(
     """
     import gc
 
-    from pipeline.dedupe import DuplicateIndex
     from pipeline.normalize import InvalidArticle, normalize
-    from pipeline.replay import RecentDecisions
-    from pipeline.stories import StoryIndex
     from schemas import Facts
 
     base = []
@@ -298,14 +297,11 @@ def state_growth(
             continue
     if not base:
         raise ValueError("no article of the corpus passes normalize")
-    dedupe_cfg, stories_cfg = settings.dedupe, settings.stories
-    index = DuplicateIndex(dedupe_cfg.num_perm, dedupe_cfg.shingle_words, dedupe_cfg.lsh_threshold,
-                           dedupe_cfg.window_size)  # fmt: skip
-    stories = StoryIndex(stories_cfg.join_threshold, stories_cfg.quiet_hours, stories_cfg.max_open_stories)
+    index = dedupe_index(settings)
+    stories = stories_index(settings)
     dedupe_table: dict[str, object] = {}
     story_table: dict[str, object] = {}
-    recent = RecentDecisions(story_table, stories_cfg.remember_decisions, prefix="recent:")
-    closed = RecentDecisions(story_table, max(1, stories_cfg.remember_decisions // 10), prefix="closed:")
+    recent, closed = decision_rings(settings, story_table)
     no_facts = Facts()
     rows = []
     for number in range(1, total + 1):
@@ -329,7 +325,7 @@ def state_growth(
         keep_story_state(stories, story_table, recent, closed, article.article_id, stories.tag(record))
         if number % every == 0 or number == total:
             gc.collect()
-            row = {"articles": number, "rss_mb": round(_rss_mb(), 1), "dedupe_window": len(index),
+            row = {"articles": number, "rss_mb": round(_status_mb("self", "VmRSS"), 1), "dedupe_window": len(index),
                    "open_stories": stories.open_stories, "table_entries": len(dedupe_table) + len(story_table)}  # fmt: skip
             rows.append(row)
             say("  " + ", ".join(f"{k} {v:,}" for k, v in row.items()))

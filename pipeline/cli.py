@@ -344,8 +344,8 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
     from pipeline.bench import run_bench, state_growth
     from pipeline.evals.report import emit_json
 
+    articles = _corpus(paths, limit, "bench")
     if growth is not None:
-        articles = _corpus(paths, limit, "bench")
         console.rule(
             f"state growth: {growth:,} articles through dedupe and stories, cycling {len(articles):,}"
         )
@@ -360,7 +360,6 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
         )
         emit_json({"rows": rows})
         return
-    articles = _corpus(paths, limit, "bench")
     phases = ("transport", "core", "pipeline", "latency")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
