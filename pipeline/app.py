@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiokafka
 import faust
 from faust.streams import current_event
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import EventT, StreamT
 from mode.supervisors import CrashingSupervisor
 
@@ -39,7 +41,9 @@ from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
 from schemas import DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
 
-__all__ = ["PUBLIC_TOPICS", "PartitionAliases", "Pipeline", "build_app", "raw_topic", "topic_partitions"]
+__all__ = [
+    "PUBLIC_TOPICS", "PartitionAliases", "Pipeline", "build_app", "new_app", "raw_topic", "topic_partitions",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +171,47 @@ def keep_story_state(
     recent.remember(article_id, snapshot.story_id)
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's aiokafka consumer thread with the fetch wait of ``app.fetch_max_wait_ms``.
+
+    faust passes a fixed ``fetch_max_wait_ms=1500`` to aiokafka; aiokafka reads it when the consumer starts.
+    """
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        wait = getattr(self.app, "fetch_max_wait_ms", None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = wait
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class App(faust.App):
+    """A faust App whose Kafka consumer waits at most ``fetch_max_wait_ms`` for a fetch (None: faust's 1.5 s)."""
+
+    fetch_max_wait_ms: int | None = None
+
+    def _new_transport(self) -> Any:
+        if self.fetch_max_wait_ms is None:
+            return super()._new_transport()
+        return _Transport(self.conf.broker_consumer, self)
+
+
+def new_app(settings: Settings, app_id: str, store: str) -> App:
+    """Return a faust app of copydesk (the worker's or the sink's) configured from the settings."""
+    app = App(app_id, **faust_config(settings, app_id, store))
+    app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
+    return app
+
+
 def faust_config(settings: Settings, app_id: str, store: str) -> dict[str, Any]:
     """Return faust App settings shared by the worker and the sink."""
     kafka = settings.kafka
@@ -267,7 +312,7 @@ def build_app(
     settings: Settings, *, store: str = "rocksdb://", extractor: FactExtractor | None = None
 ) -> Pipeline:
     """Return the worker app wired from the settings (``store='memory://'`` for tests)."""
-    app = faust.App(settings.app_id, **faust_config(settings, settings.app_id, store))
+    app = new_app(settings, settings.app_id, store)
     raw = app.topic(
         *(raw_topic(feed) for feed in settings.kafka.feeds), value_serializer="raw", key_serializer="raw"
     )

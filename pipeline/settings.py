@@ -35,6 +35,9 @@ class KafkaSettings(BaseModel):
     # end-offset requests with the start of the newest batch, which would make faust's changelog recovery
     # see a persisted offset past the end and refuse to start.
     producer_max_batch_bytes: int | None = Field(default=None, ge=1)
+    # None keeps faust's 1.5 s (Apache Kafka answers a fetch as soon as records arrive). The embedded broker
+    # sets a short one: tansu holds a fetch for about half its max wait, whatever arrives meanwhile.
+    fetch_max_wait_ms: int | None = Field(default=None, ge=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

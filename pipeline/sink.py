@@ -25,7 +25,7 @@ import faust
 from faust.types import StreamT
 
 from pipeline import metrics
-from pipeline.app import DEADLETTER, ENRICHED, STORIES, faust_config
+from pipeline.app import DEADLETTER, ENRICHED, STORIES, new_app
 from pipeline.codec import decode
 from pipeline.settings import Settings
 from schemas import DeadLetter, EnrichedArticle, StorySnapshot
@@ -392,7 +392,7 @@ def _decode_all(model: type[Any], values: Iterable[bytes]) -> list[Any]:
 def build_sink_app(settings: Settings, store: SinkStore) -> faust.App:
     """Return the sink's faust app (its own consumer group), writing batches into ``store``."""
     app_id = f"{settings.app_id}-sink"
-    app = faust.App(app_id, **faust_config(settings, app_id, "memory://"))
+    app = new_app(settings, app_id, "memory://")
     partitions = settings.kafka.partitions
     topics = {
         name: app.topic(name, partitions=partitions, value_serializer="raw", key_serializer="raw")

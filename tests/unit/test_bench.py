@@ -1,10 +1,14 @@
-"""The bench's pure helpers: percentiles and the per-hop latency breakdown."""
+"""The bench's pure helpers: percentiles, the per-hop latency breakdown, and the seeder's pacing."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
 from pipeline.bench import BenchResult, _percentile, hop_medians
+from pipeline.seeder import Seeder
+from schemas import RawArticle
 
 
 def test_hop_medians_split_publish_to_sink_into_stages() -> None:
@@ -61,3 +65,48 @@ def test_state_growth_is_bounded_by_the_windows() -> None:
     # dedupe table <= 60, recent ring <= 50, closed ring <= 5 (+ its snapshots), open stories' states.
     assert all(row["table_entries"] <= 60 + 50 + 2 * 5 + 2 * row["open_stories"] + 4 for row in rows), rows
     assert rows[-1]["table_entries"] <= rows[1]["table_entries"] + 10
+
+
+class _FakeClock:
+    """time.monotonic and time.sleep on a clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class _RecordingProducer:
+    def __init__(self, clock: _FakeClock) -> None:
+        self.clock = clock
+        self.sent_at: list[float] = []
+
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent_at.append(self.clock.now)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_paced_publish_sends_each_article_as_soon_as_it_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bench stamps each article's publish time as the seeder takes it from a generator: the pacing wait
+    # must come before that, or every latency would include up to one interval of the seeder's own sleep.
+    clock = _FakeClock()
+    monkeypatch.setattr("pipeline.seeder.time", clock)
+    seeder = Seeder.__new__(Seeder)
+    seeder._producer = producer = _RecordingProducer(clock)
+    taken_at: list[float] = []
+
+    def lazily_stamped():
+        for number in range(5):
+            taken_at.append(clock.now)
+            yield RawArticle(article_id=f"a{number}", feed="f", received_at=datetime.now(UTC), text="x")
+
+    sent = seeder.publish(lazily_stamped(), lambda feed: f"wire.raw.{feed}", rate=20.0)
+    assert sent == [f"a{number}" for number in range(5)]
+    assert producer.sent_at == taken_at
+    assert producer.sent_at == pytest.approx([100.0, 100.05, 100.1, 100.15, 100.2])

@@ -8,7 +8,7 @@ import ssl
 import faust
 import pytest
 
-from pipeline.app import faust_config
+from pipeline.app import faust_config, new_app
 from pipeline.broker import client_config
 from pipeline.settings import Settings
 
@@ -64,3 +64,16 @@ def test_secrets_never_show_in_reprs_or_logs(scram, caplog):
     assert SECRET not in repr(scram)
     assert SECRET not in str(scram.model_dump())
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(("wait_ms", "expected"), [(None, 1500), (50, 50)])
+async def test_the_consumer_fetch_wait_comes_from_the_settings(wait_ms, expected):
+    settings = Settings(kafka={"fetch_max_wait_ms": wait_ms})
+    app = new_app(settings, "copydesk-test", "memory://")
+    thread = app.consumer._thread
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._fetch_max_wait_ms == expected
+    finally:
+        await consumer.stop()
+        thread.thread_loop.close()  # the consumer thread's own loop; the thread never ran to close it
