@@ -14,7 +14,9 @@ and weaker counterparts). ``copydesk eval dedup`` measures it on a generated sui
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import itertools
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,34 +49,70 @@ SENTENCE_MATCH = 0.8  # sentence content-word Jaccard at which two sentences are
 SENTENCE_ALIGN = 0.25  # ... at which one is a reworded counterpart of the other
 MAX_CANDIDATES = 20
 _SCHEME = "affine32"  # datasketch 2 hashing scheme; fixed so stored signatures stay comparable
+# Version of Fingerprint.to_state: 2 packs the arrays as base64 (1 wrote lists of ints; still restored).
+STATE_VERSION = 2
 
 
 def _hash64(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def _pack(values: np.ndarray) -> str:
+    """Return uint64 values as base64 of their little-endian bytes (a compact JSON string)."""
+    return base64.b64encode(values.astype("<u8").tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<u8").astype(np.uint64)
+
+
 @dataclass(frozen=True)
 class Fingerprint:
-    """What the index keeps of an article: enough to classify later articles against it."""
+    """What the index keeps of an article: enough to classify later articles against it.
+
+    It is kept for every article of the window, so it is packed: the sentences' content-word hashes are one
+    array (each sentence's hashes sorted, sentence after sentence) with the end offset of each sentence;
+    ``sentence_sets()`` unpacks them for a comparison.
+    """
 
     article_id: str
     exact: str
     shingles: np.ndarray  # MinHash hashvalues of word 3-shingles
     terms: np.ndarray  # MinHash hashvalues of content words
-    sentences: tuple[frozenset[int], ...]  # content-word hashes per sentence
+    sentence_words: np.ndarray  # uint64 content-word hashes, sentence after sentence
+    sentence_ends: np.ndarray  # uint32 end offset of each sentence in sentence_words
     source: str | None
     byline: str | None
     dedup: Dedup | None = None  # the decision made for this article, replayed on redelivery
     seq: int = 0  # arrival number in the window, to restore the window in order
 
+    @classmethod
+    def packing(cls, sentences: Iterable[Iterable[int]], **fields: Any) -> Fingerprint:
+        """Return a fingerprint of the given sentences (each an iterable of content-word hashes)."""
+        sorted_sentences = [sorted(sentence) for sentence in sentences]
+        flat = [value for sentence in sorted_sentences for value in sentence]
+        return cls(
+            sentence_words=np.array(flat, dtype=np.uint64),
+            sentence_ends=np.cumsum([len(sentence) for sentence in sorted_sentences], dtype=np.uint32),
+            **fields,
+        )
+
+    def sentence_sets(self) -> tuple[frozenset[int], ...]:
+        """Return each sentence's content-word hashes."""
+        flat = self.sentence_words.tolist()
+        starts = [0, *self.sentence_ends.tolist()]
+        return tuple(frozenset(flat[a:b]) for a, b in itertools.pairwise(starts))
+
     def to_state(self) -> dict[str, Any]:
-        """Return a JSON-able dict (for a changelog-backed table)."""
+        """Return a JSON-able dict (for a changelog-backed table); arrays are base64 strings."""
         return {
+            "version": STATE_VERSION,
             "article_id": self.article_id,
             "exact": self.exact,
-            "shingles": self.shingles.tolist(),
-            "terms": self.terms.tolist(),
-            "sentences": [sorted(s) for s in self.sentences],
+            "shingles": _pack(self.shingles),
+            "terms": _pack(self.terms),
+            "sentence_words": _pack(self.sentence_words),
+            "sentence_ends": self.sentence_ends.tolist(),
             "source": self.source,
             "byline": self.byline,
             "dedup": self.dedup.model_dump() if self.dedup else None,
@@ -83,16 +121,28 @@ class Fingerprint:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Fingerprint:
+        """Return the fingerprint of a ``to_state`` dict, of this version or version 1 (lists of ints)."""
+        fields = {
+            "article_id": state["article_id"],
+            "exact": state["exact"],
+            "source": state["source"],
+            "byline": state["byline"],
+            "dedup": Dedup.model_validate(state["dedup"]) if state["dedup"] else None,
+            "seq": state["seq"],
+        }
+        if state.get("version", 1) == 1:
+            return cls.packing(
+                state["sentences"],
+                shingles=np.array(state["shingles"], dtype=np.uint64),
+                terms=np.array(state["terms"], dtype=np.uint64),
+                **fields,
+            )
         return cls(
-            article_id=state["article_id"],
-            exact=state["exact"],
-            shingles=np.array(state["shingles"], dtype=np.uint64),
-            terms=np.array(state["terms"], dtype=np.uint64),
-            sentences=tuple(frozenset(s) for s in state["sentences"]),
-            source=state["source"],
-            byline=state["byline"],
-            dedup=Dedup.model_validate(state["dedup"]) if state["dedup"] else None,
-            seq=state["seq"],
+            shingles=_unpack(state["shingles"]),
+            terms=_unpack(state["terms"]),
+            sentence_words=_unpack(state["sentence_words"]),
+            sentence_ends=np.array(state["sentence_ends"], dtype=np.uint32),
+            **fields,
         )
 
 
@@ -114,14 +164,13 @@ def fingerprint(article: NormalizedArticle, num_perm: int = 128, shingle_words: 
         for paragraph in article.paragraphs
         for sentence in split_sentences(paragraph)
     )
-    sentences = tuple(s for s in sentences if s)
     terms = set(content_words(article.body))
-    return Fingerprint(
+    return Fingerprint.packing(
+        (sentence for sentence in sentences if sentence),
         article_id=article.article_id,
         exact=exact,
         shingles=_minhash(shingles, num_perm).hashvalues,
         terms=_minhash(terms or {""}, num_perm).hashvalues,
-        sentences=sentences,
         source=_key(article.source),
         byline=_key(article.byline),
     )
@@ -163,30 +212,35 @@ def _order_agreement(positions: list[int]) -> float:
     return agree / pairs if pairs else 1.0
 
 
-def compare(new: Fingerprint, old: Fingerprint) -> PairScores:
-    """Return the pair scores of a new article against an earlier one."""
+def compare(
+    new: Fingerprint, old: Fingerprint, new_sentences: tuple[frozenset[int], ...] | None = None
+) -> PairScores:
+    """Return the pair scores of a new article against an earlier one (``new_sentences``: the new
+    article's ``sentence_sets()``, when the caller compares it with many)."""
+    new_sentences = new.sentence_sets() if new_sentences is None else new_sentences
+    old_sentences = old.sentence_sets()
     jaccard = float(np.count_nonzero(new.shingles == old.shingles)) / len(new.shingles)
     best: list[tuple[float, int]] = []
-    for sentence in new.sentences:
-        scores = [(_sentence_jaccard(sentence, other), index) for index, other in enumerate(old.sentences)]
+    for sentence in new_sentences:
+        scores = [(_sentence_jaccard(sentence, other), index) for index, other in enumerate(old_sentences)]
         best.append(max(scores, default=(0.0, -1)))
     verbatim_new = sum(score >= SENTENCE_MATCH for score, _ in best)
     verbatim_old = len({index for score, index in best if score >= SENTENCE_MATCH})
-    shorter = min(len(new.sentences), len(old.sentences)) or 1
+    shorter = min(len(new_sentences), len(old_sentences)) or 1
     aligned = [index for score, index in best if score >= SENTENCE_ALIGN]
     same_outlet = bool((new.source and new.source == old.source) or (new.byline and new.byline == old.byline))
     return PairScores(
         jaccard=jaccard,
         terms=float(np.count_nonzero(new.terms == old.terms)) / len(new.terms),
         shared=min(1.0, max(verbatim_new, verbatim_old) / shorter),
-        coverage=len(aligned) / (len(new.sentences) or 1),
-        covered=len(set(aligned)) / (len(old.sentences) or 1),
+        coverage=len(aligned) / (len(new_sentences) or 1),
+        covered=len(set(aligned)) / (len(old_sentences) or 1),
         order=_order_agreement(aligned),
-        sentences=min(len(new.sentences), len(old.sentences)),
+        sentences=min(len(new_sentences), len(old_sentences)),
         same_outlet=same_outlet,
         strength=sum(score for score, _ in best) / (len(best) or 1),
-        balance=min(len(new.sentences), len(old.sentences))
-        / (max(len(new.sentences), len(old.sentences)) or 1),
+        balance=min(len(new_sentences), len(old_sentences))
+        / (max(len(new_sentences), len(old_sentences)) or 1),
     )
 
 
@@ -276,9 +330,10 @@ class DuplicateIndex:
             candidates,
             key=lambda c: (-np.count_nonzero(self._docs[c].terms == new.terms), order[c]),
         )[:MAX_CANDIDATES]
+        new_sentences = new.sentence_sets()
         for candidate in ranked:
             old = self._docs[candidate]
-            scores = compare(new, old)
+            scores = compare(new, old, new_sentences)
             relation = classify(scores)
             similarity = max(
                 scores.jaccard, scores.shared, scores.coverage if relation == "paraphrase" else 0.0

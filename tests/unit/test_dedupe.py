@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from pipeline.dedupe import DuplicateIndex
+from pipeline.dedupe import DuplicateIndex, Fingerprint
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
 from tests.conftest import RECEIVED, SHARED_DATA, raw_seed
@@ -131,6 +131,33 @@ def test_restore_gives_the_same_future_decisions(seed_articles):
     restored.restore(
         live.export(a.article_id) for a in sorted(articles[:3], key=lambda a: a.article_id, reverse=True)
     )
+    for a in articles[3:]:
+        assert restored.match(a) == live.match(a)
+
+
+def _version_1(state: dict) -> dict:
+    """The state as version 1 wrote it: arrays as lists of ints, sentences as sorted lists."""
+    print_ = Fingerprint.from_state(state)
+    old = {key: value for key, value in state.items() if key not in ("version", "sentence_words", "sentence_ends")}
+    old.update(
+        shingles=print_.shingles.tolist(),
+        terms=print_.terms.tolist(),
+        sentences=[sorted(sentence) for sentence in print_.sentence_sets()],
+    )
+    return old
+
+
+def test_state_is_packed_json_and_version_1_states_still_restore(seed_articles):
+    articles = list(seed_articles.values())
+    live = DuplicateIndex()
+    for a in articles[:3]:
+        live.match(a)
+    states = [live.export(a.article_id) for a in articles[:3]]
+    assert all(isinstance(state["shingles"], str) and state["version"] == 2 for state in states)
+    assert json.loads(json.dumps(states)) == states
+    restored = DuplicateIndex()
+    restored.restore(_version_1(state) for state in states)
+    assert [restored.export(a.article_id) for a in articles[:3]] == states
     for a in articles[3:]:
         assert restored.match(a) == live.match(a)
 
