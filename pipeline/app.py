@@ -115,6 +115,7 @@ def dedupe_index(settings: Settings) -> DuplicateIndex:
         shingle_words=cfg.shingle_words,
         lsh_threshold=cfg.lsh_threshold,
         window_size=cfg.window_size,
+        window_hours=cfg.window_hours,
     )
 
 

@@ -85,6 +85,7 @@ class Fingerprint:
     byline: str | None
     dedup: Dedup | None = None  # the decision made for this article, replayed on redelivery
     seq: int = 0  # arrival number in the window, to restore the window in order
+    received: float | None = None  # received_at, POSIX seconds (None: restored from a state without it)
 
     @classmethod
     def packing(cls, sentences: Iterable[Iterable[int]], **fields: Any) -> Fingerprint:
@@ -117,6 +118,7 @@ class Fingerprint:
             "byline": self.byline,
             "dedup": self.dedup.model_dump() if self.dedup else None,
             "seq": self.seq,
+            "received": self.received,
         }
 
     @classmethod
@@ -129,6 +131,7 @@ class Fingerprint:
             "byline": state["byline"],
             "dedup": Dedup.model_validate(state["dedup"]) if state["dedup"] else None,
             "seq": state["seq"],
+            "received": state.get("received"),
         }
         if state.get("version", 1) == 1:
             return cls.packing(
@@ -173,6 +176,7 @@ def fingerprint(article: NormalizedArticle, num_perm: int = 128, shingle_words: 
         terms=_minhash(terms or {""}, num_perm).hashvalues,
         source=_key(article.source),
         byline=_key(article.byline),
+        received=article.received_at.timestamp(),
     )
 
 
@@ -277,21 +281,29 @@ _RANK = {"exact_duplicate": 4, "update": 3, "near_duplicate": 2, "paraphrase": 1
 class DuplicateIndex:
     """The dedupe window: ``match`` decides an article's relation and remembers it.
 
-    Holds at most ``window_size`` articles; the oldest are evicted first. ``export``/``restore`` move an
-    article's fingerprint to and from a JSON-able dict, so a worker can keep them in a changelog-backed table.
+    Holds the articles received in the last ``window_hours`` (before the latest ``received_at`` seen), and at
+    most ``window_size`` of them; the oldest are evicted first. Syndicated copies, spins and updates come
+    within hours or days of their original, so the time bound is what keeps the window, and the memory, the
+    size of a few days' traffic; the count bound caps a burst or a backfill (all received at once).
+    ``export``/``restore`` move an article's fingerprint to and from a JSON-able dict, so a worker can keep
+    them in a changelog-backed table.
     """
 
     num_perm: int = 128
     shingle_words: int = 3
     lsh_threshold: float = 0.3
     window_size: int = 50_000
+    window_hours: float | None = 72.0
     _docs: OrderedDict[str, Fingerprint] = field(default_factory=OrderedDict, init=False)
     _exact: dict[str, str] = field(default_factory=dict, init=False)
     _seq: int = field(default=0, init=False)
+    _clock: float | None = field(default=None, init=False)  # the latest received_at seen, POSIX seconds
 
     def __post_init__(self) -> None:
         if self.window_size < 1:
             raise ValueError(f"window_size must be >= 1, got {self.window_size}")
+        if self.window_hours is not None and self.window_hours <= 0:
+            raise ValueError(f"window_hours must be > 0 (or None for no time bound), got {self.window_hours}")
         if not 0.0 < self.lsh_threshold < 1.0:
             raise ValueError(f"lsh_threshold must be in (0, 1), got {self.lsh_threshold}; try 0.3")
         self._shingle_lsh = MinHashLSH(threshold=self.lsh_threshold, num_perm=self.num_perm)
@@ -352,14 +364,28 @@ class DuplicateIndex:
 
     def _insert(self, print_: Fingerprint) -> None:
         self._docs[print_.article_id] = print_
+        if print_.received is not None and (self._clock is None or print_.received > self._clock):
+            self._clock = print_.received
         self._exact.setdefault(print_.exact, print_.article_id)
         if print_.article_id not in self._shingle_lsh:
             self._shingle_lsh.insert(print_.article_id, self._as_minhash(print_.shingles))
             self._term_lsh.insert(print_.article_id, self._as_minhash(print_.terms))
 
+    def _expired(self, print_: Fingerprint) -> bool:
+        if self.window_hours is None or print_.received is None or self._clock is None:
+            return False
+        return self._clock - print_.received > self.window_hours * 3600.0
+
     def _evict(self) -> list[str]:
+        """Evict from the oldest arrival on: past the count bound, or received before the time window.
+
+        The time bound looks at the oldest arrival only, so an old received_at that arrived after newer ones
+        waits for the arrivals before it to go (deterministic, and a stream is nearly in received order).
+        """
         evicted = []
-        while len(self._docs) > self.window_size:
+        while self._docs and (
+            len(self._docs) > self.window_size or self._expired(next(iter(self._docs.values())))
+        ):
             article_id, old = self._docs.popitem(last=False)
             if self._exact.get(old.exact) == article_id:
                 del self._exact[old.exact]

@@ -61,6 +61,8 @@ class DedupeSettings(BaseModel):
     shingle_words: int = Field(default=3, ge=1)
     lsh_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     window_size: int = Field(default=50_000, ge=1, description="Articles remembered; the oldest are evicted.")
+    # Articles received more than this long before the latest one leave the window (None: only window_size).
+    window_hours: float | None = Field(default=72.0, gt=0.0)
 
 
 class FactsSettings(BaseModel):

@@ -24,12 +24,12 @@ from pipeline.app import (
     REORDER_TICK,
     STORIES,
     STORY_TABLE,
+    dedupe_index,
 )
 from pipeline.codec import encode
-from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor, entity_id
 from pipeline.reorder import is_reorder_key
-from pipeline.settings import DedupeSettings, StoriesSettings
+from pipeline.settings import Settings, StoriesSettings
 from pipeline.stories import StoryIndex
 from schemas import (
     DeadLetter,
@@ -56,15 +56,6 @@ def without(record: Any, *fields: str) -> dict[str, Any]:
     return {name: value for name, value in dict(record).items() if name not in fields}
 
 
-def duplicate_index(cfg: DedupeSettings) -> DuplicateIndex:
-    return DuplicateIndex(
-        num_perm=cfg.num_perm,
-        shingle_words=cfg.shingle_words,
-        lsh_threshold=cfg.lsh_threshold,
-        window_size=cfg.window_size,
-    )
-
-
 async def put_records(agent: Any, records: list[Any], key: str = "article_id") -> None:
     """Put each record on the agent's stream as JSON, keyed like its topic (by article, story, message)."""
     for record in records:
@@ -76,7 +67,7 @@ async def put_records(agent: Any, records: list[Any], key: str = "article_id") -
 
 @pytest.fixture(scope="module")
 def seed_deduped(seed_articles: dict[str, NormalizedArticle]) -> dict[str, DedupedArticle]:
-    index = duplicate_index(DedupeSettings())
+    index = dedupe_index(Settings())
     deduped = {}
     for prefix, a in seed_articles.items():
         decision = index.match(a)[0]
@@ -260,7 +251,7 @@ async def test_dedupe_table_holds_the_fingerprints(watch, pipeline, outboxes, se
     assert all(table[article_id] == pipeline.dedupe.export(article_id) for article_id in sent)
 
     # A worker that takes over restores its window from the table's values alone.
-    fresh = duplicate_index(settings.dedupe)
+    fresh = dedupe_index(settings)
     fresh.restore(list(table.values()))
     assert {a.article_id: fresh.match(a)[0] for a in articles} == sent
     again = NormalizedArticle(**{**dict(seed_articles["002"]), "article_id": "002-again"})

@@ -55,7 +55,7 @@ def test_state_growth_is_bounded_by_the_windows() -> None:
         pytest.skip("GVA dev corpus not present")
     settings = Settings(
         _env_file=None,
-        dedupe={"window_size": 60},
+        dedupe={"window_size": 60, "window_hours": None},  # the count bound (cycles are years apart)
         stories={"remember_decisions": 50, "quiet_hours": 72.0},
     )
     articles = _corpus((SHARED_DATA / "gva_dev.jsonl",), 80, "bench")

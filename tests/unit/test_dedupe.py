@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import timedelta
 
 import pytest
 
@@ -138,7 +139,8 @@ def test_restore_gives_the_same_future_decisions(seed_articles):
 def _version_1(state: dict) -> dict:
     """The state as version 1 wrote it: arrays as lists of ints, sentences as sorted lists."""
     print_ = Fingerprint.from_state(state)
-    old = {key: value for key, value in state.items() if key not in ("version", "sentence_words", "sentence_ends")}
+    new_keys = ("version", "sentence_words", "sentence_ends", "received")
+    old = {key: value for key, value in state.items() if key not in new_keys}
     old.update(
         shingles=print_.shingles.tolist(),
         terms=print_.terms.tolist(),
@@ -157,9 +159,37 @@ def test_state_is_packed_json_and_version_1_states_still_restore(seed_articles):
     assert json.loads(json.dumps(states)) == states
     restored = DuplicateIndex()
     restored.restore(_version_1(state) for state in states)
-    assert [restored.export(a.article_id) for a in articles[:3]] == states
+    # Version 1 kept no receipt time: such articles leave the window by count only.
+    assert [restored.export(a.article_id) for a in articles[:3]] == [{**state, "received": None} for state in states]
     for a in articles[3:]:
         assert restored.match(a) == live.match(a)
+
+
+def _received(article: NormalizedArticle, hours: float) -> NormalizedArticle:
+    return article.model_copy(update={"received_at": RECEIVED + timedelta(hours=hours)})
+
+
+def test_window_evicts_articles_received_longer_ago_than_window_hours(seed_articles):
+    original, copy = seed_articles["000"], seed_articles["001"]  # 001 is a spun copy of 000
+    index = DuplicateIndex(window_hours=72.0)
+    index.match(_received(original, 0))
+    assert index.match(_received(copy, 71))[0].of == original.article_id
+    later = NormalizedArticle(**{**dict(_received(copy, 73)), "article_id": "001-later"})
+    decision, evicted = index.match(later)
+    # 000 was received 73 h before the latest article: gone before the copy could be compared with it.
+    assert original.article_id in evicted and original.article_id not in index
+    assert decision.of != original.article_id
+    # Restored from its table, a window holds what it held, and evicts by the same clock.
+    restored = DuplicateIndex(window_hours=72.0)
+    restored.restore(index.export(article_id) for article_id in (copy.article_id, "001-later"))
+    assert len(restored) == 2
+    assert restored.match(_received(seed_articles["002"], 150))[1] == [copy.article_id, "001-later"]
+
+
+def test_an_unbounded_time_window_keeps_articles_until_the_count_bound(seed_articles):
+    index = DuplicateIndex(window_hours=None)
+    index.match(_received(seed_articles["000"], 0))
+    assert index.match(_received(seed_articles["001"], 10_000))[0].of == seed_articles["000"].article_id
 
 
 def test_window_evicts_the_oldest(seed_articles):
