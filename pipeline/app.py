@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiokafka
 import faust
 from faust.streams import current_event
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import EventT, StreamT
 from mode.supervisors import CrashingSupervisor
 
@@ -34,6 +32,7 @@ from pipeline import metrics
 from pipeline.codec import decode, encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor
+from pipeline.faust_app import App
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
 from pipeline.reorder import ReorderBuffer
 from pipeline.replay import RecentDecisions
@@ -170,40 +169,6 @@ def keep_story_state(
     table[snapshot.story_id] = index.export_state(snapshot.story_id)
     table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
     recent.remember(article_id, snapshot.story_id)
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust's aiokafka consumer thread with the fetch wait of ``app.fetch_max_wait_ms``.
-
-    faust passes a fixed ``fetch_max_wait_ms=1500`` to aiokafka; aiokafka reads it when the consumer starts.
-    """
-
-    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
-        consumer = super()._create_worker_consumer(transport)
-        wait = getattr(self.app, "fetch_max_wait_ms", None)
-        if wait is not None:
-            consumer._fetch_max_wait_ms = wait
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
-class App(faust.App):
-    """A faust App whose Kafka consumer waits at most ``fetch_max_wait_ms`` for a fetch (None: faust's 1.5 s)."""
-
-    fetch_max_wait_ms: int | None = None
-
-    def _new_transport(self) -> Any:
-        if self.fetch_max_wait_ms is None:
-            return super()._new_transport()
-        return _Transport(self.conf.broker_consumer, self)
 
 
 def new_app(settings: Settings, app_id: str, store: str) -> App:
