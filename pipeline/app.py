@@ -14,7 +14,6 @@ at-least-once delivery doubles nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import ssl
@@ -387,12 +386,7 @@ def build_app(
         # partition of the event (see PartitionAliases).
         async def handle(article: DedupedArticle, event: EventT) -> None:
             started = time.perf_counter()
-            # spaCy's parse (most of the stage's time) runs in a thread, so the event loop keeps turning
-            # meanwhile: the other agents, the fetches and the producer, which hands each table write to the
-            # Kafka client only on a turn of the loop (with spaCy in the loop, commits waited minutes for
-            # them). The alias memory is read and written back here, in the event's context.
-            docs = await asyncio.to_thread(extractor.parse, article)
-            facts = extractor.assemble(article, docs)
+            facts = extractor.extract(article)
             metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
             record = FactsArticle(**dict(article), facts=facts)
             await facts_topic.send(key=event.message.key, value=encode(record))
