@@ -7,12 +7,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
 from tests.postgres import PostgresServer
+
+if TYPE_CHECKING:
+    import faust
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -57,3 +61,16 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     return postgres_server.url(name)
+
+
+def close_consumer_loop(app: faust.App) -> None:
+    """Close the event loop of the app's consumer thread, which test_context never starts.
+
+    faust builds ``app.consumer`` the first time a stream is iterated; its aiokafka consumer thread (a mode
+    ServiceThread) creates an event loop in ``__init__`` that only the running thread would close. Left
+    open, its ResourceWarning fires in some later garbage collection, inside another test.
+    """
+    consumer = app._consumer  # not the `consumer` property, which would build one just to close it
+    loop = getattr(getattr(consumer, "_thread", None), "thread_loop", None)
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        loop.close()

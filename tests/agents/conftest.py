@@ -39,6 +39,7 @@ from pipeline.facts import FactExtractor
 from pipeline.settings import Settings
 from pipeline.sink import SinkStore, build_sink_app
 from schemas import DeadLetter, EnrichedArticle, StorySnapshot
+from tests.conftest import close_consumer_loop
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -147,19 +148,6 @@ def ready_for_tests(app: faust.App) -> faust.App:
     # Flow control starts paused (a worker resumes it after each rebalance); a paused stream skips every event.
     app.flow_control.resume()
     return app
-
-
-def close_consumer_loop(app: faust.App) -> None:
-    """Close the event loop of the app's consumer thread, which test_context never starts.
-
-    faust builds ``app.consumer`` the first time a stream is iterated; its aiokafka consumer thread (a mode
-    ServiceThread) creates an event loop in ``__init__`` that only the running thread would close. Left
-    open, its ResourceWarning fires in some later garbage collection, inside another test.
-    """
-    consumer = app._consumer  # not the `consumer` property, which would build one just to close it
-    loop = getattr(getattr(consumer, "_thread", None), "thread_loop", None)
-    if loop is not None and not loop.is_running() and not loop.is_closed():
-        loop.close()
 
 
 @pytest.fixture

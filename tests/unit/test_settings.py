@@ -11,6 +11,7 @@ import pytest
 from pipeline.app import faust_config, new_app
 from pipeline.broker import client_config
 from pipeline.settings import Settings
+from tests.conftest import close_consumer_loop
 
 SECRET = "s3cr3t-pa55word"
 
@@ -76,4 +77,4 @@ async def test_the_consumer_fetch_wait_comes_from_the_settings(wait_ms, expected
         assert consumer._fetch_max_wait_ms == expected
     finally:
         await consumer.stop()
-        thread.thread_loop.close()  # the consumer thread's own loop; the thread never ran to close it
+        close_consumer_loop(app)
