@@ -14,6 +14,7 @@ at-least-once delivery doubles nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -332,31 +333,46 @@ def build_app(
     ) -> None:
         """Decode each event as ``model`` and hand it on; records that are not one go to the dead letters."""
         async for event in stream.events():
-            if on_tick is not None and event.message.key == REORDER_TICK:
-                await on_tick()
-                continue
-            metrics.RECORDS_IN.labels(stage).inc()
-            try:
-                record = decode(model, event.value)
-            except ValueError as error:
-                await send_dead_letter(stage, f"not a {model.__name__}: {error}", event)
-                continue
-            await handle(record, event)
+            with app.handling(event):  # its offset is committed only if this block returns
+                await forward_event(stage, event, model, handle, on_tick)
+
+    async def forward_event(
+        stage: str,
+        event: EventT,
+        model: type[Any],
+        handle: Callable[[Any, EventT], Awaitable[None]],
+        on_tick: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        if on_tick is not None and event.message.key == REORDER_TICK:
+            await on_tick()
+            return
+        metrics.RECORDS_IN.labels(stage).inc()
+        try:
+            record = decode(model, event.value)
+        except ValueError as error:
+            await send_dead_letter(stage, f"not a {model.__name__}: {error}", event)
+            return
+        await handle(record, event)
 
     @app.agent(raw, name="normalize")
     async def normalize_agent(stream: StreamT) -> None:
         limits = settings.normalize
-        async for event in stream.events():
+
+        async def handle(event: EventT) -> None:
             metrics.RECORDS_IN.labels("normalize").inc()
             started = time.perf_counter()
             try:
                 article = normalize(parse_raw(event.value, limits.max_article_bytes), limits.min_body_words)
             except InvalidArticle as error:
                 await send_dead_letter("normalize", str(error), event)
-                continue
+                return
             metrics.STAGE_SECONDS.labels("normalize").observe(time.perf_counter() - started)
             await normalized.send(key=article.article_id.encode("utf-8"), value=encode(article))
             metrics.RECORDS_OUT.labels("normalize", "ok").inc()
+
+        async for event in stream.events():
+            with app.handling(event):
+                await handle(event)
 
     @app.agent(normalized, name="dedupe")
     async def dedupe_agent(stream: StreamT) -> None:
@@ -386,7 +402,12 @@ def build_app(
         # partition of the event (see PartitionAliases).
         async def handle(article: DedupedArticle, event: EventT) -> None:
             started = time.perf_counter()
-            facts = extractor.extract(article)
+            # spaCy's parse (most of the stage's time) runs in a thread, so the event loop keeps turning
+            # meanwhile: the other agents, the fetches and the producer, which hands each table write to the
+            # Kafka client only on a turn of the loop (with spaCy in the loop, commits waited minutes for
+            # them). The alias memory is read and written back here, in the event's context.
+            docs = await asyncio.to_thread(extractor.parse, article)
+            facts = extractor.assemble(article, docs)
             metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
             record = FactsArticle(**dict(article), facts=facts)
             await facts_topic.send(key=event.message.key, value=encode(record))

@@ -296,7 +296,7 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
 
     PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
     {"trials", "records", "lost", "doubled", "mismatched", ...}. Exits 1 when anything was lost,
-    doubled or changed.
+    doubled or changed against the undisturbed run.
     """
     from pipeline.chaos import run_chaos
     from pipeline.evals.report import emit_json
@@ -314,6 +314,12 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
     for name in ("lost", "doubled", "mismatched"):
         if getattr(result, name):
             console.print(f"  {name}: {getattr(result, name)[:20]}", highlight=False)
+    if result.doubled_undisturbed:
+        console.print(
+            f"  in two stories in the undisturbed run too (a merged story's last snapshot), not counted: "
+            f"{result.doubled_undisturbed[:20]}",
+            highlight=False,
+        )
     emit_json(result.figures())
     if result.lost or result.doubled or result.mismatched:
         sys.exit(1)

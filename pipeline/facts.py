@@ -892,6 +892,16 @@ class FactExtractor:
         """Return the facts of one article."""
         return self.extract_many([article])[0]
 
+    def parse(self, article: NormalizedArticle) -> list[Doc]:
+        """Return the parsed docs of one article's headline and paragraphs: the costly, stateless half of
+        ``extract``, which a caller may run in a worker thread (one at a time: the spaCy pipeline is shared)."""
+        return list(self.nlp.pipe(_parts(article)))
+
+    def assemble(self, article: NormalizedArticle, docs: list[Doc]) -> Facts:
+        """Return the facts read off ``parse``'s docs (the alias memory is read and written here):
+        ``assemble(a, parse(a)) == extract(a)``."""
+        return _ArticleFacts(article, docs, self.aliases).facts()
+
     def extract_many(self, articles: Sequence[NormalizedArticle], batch_size: int = 128) -> list[Facts]:
         """Return the facts of each article, in order, parsing all their texts in one batched pass."""
         # Articles are assembled in input order so the alias memory evolves deterministically.

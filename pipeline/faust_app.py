@@ -1,4 +1,4 @@
-"""copydesk's faust App: faust's aiokafka transport with two fixes, one for correctness and one for latency.
+"""copydesk's faust App: faust's aiokafka transport with four fixes, three for correctness and one for latency.
 
 - **Offsets are committed only after the table writes are sent.** faust flushes its producer before it
   commits offsets, but the buffer that holds table changelog writes (``ProducerBuffer``, fed by
@@ -8,6 +8,16 @@
   stage's reorder-buffer writes of 200 consecutive records that way. ``_DrainingProducerBuffer.flush``
   sends the buffered messages and returns only when every one was handed to the Kafka client, whose own
   flush then waits for the broker's acknowledgement.
+- **An offset is committed only for a message whose handler finished, in the current consumer generation.**
+  faust acks (marks committable) some messages no agent handled: a message fetched before a rebalance and
+  delivered after it is skipped and acked (the broker's offset then passes a record the new generation may
+  not have read again yet), so is one skipped while the consumer's flow is stopped for a rebalance, and so is
+  the message of a handler that was cancelled (the stream acks its event in a ``finally``).
+  ``_Consumer.ack`` withholds those acks (the message is read again from the committed offset); the worker's
+  agents report which messages they started and finished through ``App.handling``.
+- **Each stream partition's records are delivered in offset order from its last seek** (``_Consumer.getmany``):
+  faust resumes a rebalanced partition's fetching before seeking it, and a record fetched from the old
+  position made it skip and commit the records in between (chaos run 14 lost 400 facts outputs that way).
 - **The consumer's fetch wait is a setting** (``KafkaSettings.fetch_max_wait_ms``): faust passes a fixed
   1.5 s to aiokafka, and the embedded broker holds a fetch for about half its max wait even when records
   arrive meanwhile, which put up to 0.75 s on every hop of the pipeline.
@@ -17,14 +27,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
+from faust.types import EventT, Message
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
+
+from pipeline import metrics
 
 __all__ = ["App"]
+
+log = logging.getLogger(__name__)
+
+# Fetches after a seek back that still start ahead of the sought offset, before the offsets in between are
+# taken to be missing from the log (compaction, transaction markers) rather than fetched before the seek.
+REWINDS_BEFORE_GAP = 3
+
+
+class _Handling:
+    """Which messages the app's agents started and finished handling (weakly held: faust drops them)."""
+
+    def __init__(self) -> None:
+        self.started: weakref.WeakSet[Message] = weakref.WeakSet()
+        self.finished: weakref.WeakSet[Message] = weakref.WeakSet()
+
+    @contextlib.contextmanager
+    def __call__(self, event: EventT) -> Iterator[None]:
+        """Mark ``event``'s message started, and finished if the block returns (not if it raises)."""
+        message = event.message
+        self.started.add(message)
+        yield
+        self.finished.add(message)
+
+    def unfinished(self, message: Message) -> bool:
+        return message in self.started and message not in self.finished
+
+    def started_here(self, message: Message) -> bool:
+        return message in self.started
 
 
 class _DrainingProducerBuffer(ProducerBuffer):
@@ -89,6 +135,130 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Offsets released without being marked committable, by partition: no commit passes the lowest
+        # until a finished handler acks it (after the seek back to the committed offset that follows).
+        self._withheld: dict[Any, set[int]] = {}
+        # The next offset each stream partition must deliver (set by seeks, advanced by deliveries), and the
+        # offset a partition was sought back to with the fetches that came ahead of it since.
+        self._next_offset: dict[Any, int] = {}
+        self._rewound: dict[Any, tuple[int, int]] = {}
+
+    async def seek_to_committed(self) -> Any:
+        committed = await super().seek_to_committed()
+        for tp, offset in committed.items():
+            if offset is not None and offset >= 0:
+                self._next_offset[tp] = offset
+            else:
+                self._next_offset.pop(tp, None)
+        return committed
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._next_offset[partition] = offset
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        for tp in revoked:
+            self._next_offset.pop(tp, None)
+            self._rewound.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Message]]:
+        """faust's records, each stream partition's in offset order from its last seek: a record ahead of
+        the partition's next offset is dropped and the partition sought back to that offset.
+
+        faust resumes a rebalanced partition's fetching before it seeks the partition to its committed
+        offset, so records fetched from the old position can come after the seek. faust delivers such a
+        record, counts the offsets it jumped over as a gap in the log (committable), and then drops the
+        records the seek fetches again, as older than the last one delivered: in a chaos run, 400 articles
+        were never handled, their offsets committed.
+        """
+        fetched: set[Any] = set()
+        async for tp, message in super().getmany(timeout):
+            first_of_fetch = tp not in fetched
+            fetched.add(tp)
+            offset = message.offset
+            expected = self._next_offset.get(tp)
+            if expected is None or offset == expected or not self.app.topics.acks_enabled_for(tp.topic):
+                self._next_offset[tp] = offset + 1
+                self._rewound.pop(tp, None)
+                yield tp, message
+            elif offset < expected or not first_of_fetch:
+                continue  # delivered already since the last seek, or the rest of a fetch that came ahead
+            else:
+                sought, seeks = self._rewound.get(tp, (expected, 0))
+                seeks = seeks if sought == expected else 0
+                # Fetches from the offset itself still start later: a gap in the log.
+                if seeks >= REWINDS_BEFORE_GAP:
+                    log.warning(
+                        "%s: offsets %s-%s are missing from the log; going on", tp, expected, offset - 1
+                    )
+                    self._next_offset[tp] = offset + 1
+                    self._rewound.pop(tp, None)
+                    yield tp, message
+                    continue
+                self._rewound[tp] = (expected, seeks + 1)
+                metrics.FETCH_REWINDS.inc()
+                (log.warning if seeks == 0 else log.debug)(
+                    "%s: offset %s came before %s (fetched before a seek); seeking back to it", tp, offset, expected
+                )  # fmt: skip
+                await self.seek(tp, expected)
+
+    def ack(self, message: Message) -> bool:
+        """Mark the message's offset committable, unless no finished handler stands behind it (then the
+        message is only released, and no commit passes its offset until it is read and handled again)."""
+        reason = self.unsafe_ack(message)
+        if reason is None:
+            self._withheld.get(message.tp, set()).discard(message.offset)
+            return super().ack(message)
+        with ack_lock:
+            if message.acked:
+                return False
+            message.acked = True
+            self._unacked_messages.discard(message)
+            withheld = self._withheld.setdefault(message.tp, set())
+            first = not withheld
+            withheld.add(message.offset)
+            notify(self._waiting_for_ack)
+        metrics.ACKS_WITHHELD.labels(reason).inc()
+        # One line per incident (a rebalance can release a whole prefetched queue), the rest at debug.
+        (log.warning if first else log.debug)(
+            "%s offset %s not committed (%s): read again from the committed offset",
+            message.tp, message.offset, reason,
+        )  # fmt: skip
+        return False
+
+    def _new_offset(self, tp: Any) -> int | None:
+        # faust's answer, over the acked offsets below the lowest withheld one only (faust lets a gap of one
+        # offset through, for the log's own gaps, so withheld offsets cannot be left to its gap check).
+        withheld = self._withheld.get(tp)
+        committed = self._committed_offset[tp]
+        if withheld and committed is not None:
+            withheld.difference_update([offset for offset in withheld if offset < committed])
+        if not withheld:
+            return super()._new_offset(tp)
+        hold = min(withheld)
+        acked = self._acked[tp]
+        above = [offset for offset in acked if offset >= hold]
+        acked[:] = [offset for offset in acked if offset < hold]
+        try:
+            return super()._new_offset(tp)
+        finally:
+            self._acked[tp].extend(above)
+
+    def unsafe_ack(self, message: Message) -> str | None:
+        """Return why acking ``message`` could commit an offset whose record was not handled, or None."""
+        app = self.app
+        if message.generation_id is not None and message.generation_id != app.consumer_generation_id:
+            return "fetched before a rebalance"
+        handling = app.handling
+        if handling.unfinished(message):
+            return "handler did not finish"
+        if not app.flow_control.is_active() and not handling.started_here(message):
+            return "skipped during a rebalance"
+        return None
+
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
@@ -99,6 +269,11 @@ class App(faust.App):
     """A faust App on ``kafka://`` brokers with the fixes above; ``fetch_max_wait_ms`` None keeps faust's 1.5 s."""
 
     fetch_max_wait_ms: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: ``with app.handling(event):`` around an agent's work on an event (see ``_Consumer.ack``)
+        self.handling = _Handling()
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

@@ -34,6 +34,15 @@ DUPLICATES = Counter("copydesk_dedup_relations_total", "Dedupe decisions by rela
 DEAD_LETTERS = Counter(
     "copydesk_dead_letters_total", "Messages sent to wire.deadletter, by stage.", ["stage"]
 )
+ACKS_WITHHELD = Counter(
+    "copydesk_acks_withheld_total",
+    "Messages whose offset was not committed because no finished handler stood behind it (read again).",
+    ["reason"],
+)
+FETCH_REWINDS = Counter(
+    "copydesk_fetch_rewinds_total",
+    "Times a stream partition delivered a record ahead of its next offset and was sought back to it.",
+)
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 REORDER_PENDING = Gauge(

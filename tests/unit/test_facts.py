@@ -573,3 +573,9 @@ def test_located_quotes_give_content_speaker_and_attribution(extractor) -> None:
 def test_speakers_after_colons_and_dashes(extractor, paragraphs: list[str], speaker: str) -> None:
     (quote,) = extractor.extract(snippet("Headline", *paragraphs)).quotes
     assert quote.speaker == speaker
+
+
+def test_parse_then_assemble_is_extract(extractor, seed_facts) -> None:
+    # The worker parses in a thread and assembles in the event loop: the same facts as extract_many's.
+    assembled = {s: extractor.assemble(article(s), extractor.parse(article(s))) for s in seed_facts}
+    assert assembled == seed_facts
