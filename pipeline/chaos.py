@@ -89,6 +89,7 @@ def run_chaos(
         stack.publish(articles)
         stack.wait_for_sink(ids, timeout)
         expected, doubled_undisturbed = _outcome(stack)
+    say(f"  settled in {time.monotonic() - started:.0f}s")
 
     say(
         f"chaos: the same articles, {trials} kill -9s of the worker"
@@ -97,6 +98,7 @@ def run_chaos(
     rng = random.Random(seed)
     result = ChaosResult(trials=trials, records=len(articles), doubled_undisturbed=doubled_undisturbed)
     with LocalStack(settings, out_dir / "chaos", feed=articles[0].feed) as stack:
+        chaos_started = time.monotonic()
         stack.start("worker")
         stack.start("sink")
         stack.publish(articles)
@@ -117,8 +119,8 @@ def run_chaos(
                 stalled = True
             stack.kill("worker")
             stack.start("worker")
-            say(f"  trial {trial}/{trials}: killed and restarted the worker "
-                f"({len(stack.store.settled_ids())}/{len(articles)} settled)")  # fmt: skip
+            say(f"  trial {trial}/{trials} at {time.monotonic() - chaos_started:.0f}s: killed and restarted the "
+                f"worker ({len(stack.store.settled_ids())}/{len(articles)} settled)")  # fmt: skip
         if not stalled and stack.broker is not None:
             # A stall alone (no kills): mid-stream, then the pipeline must recover by itself.
             while len(stack.store.settled_ids()) < len(ids) // 3:
@@ -134,6 +136,9 @@ def run_chaos(
             if time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        say(
+            f"  {len(stack.store.settled_ids() & ids)}/{len(ids)} settled at {time.monotonic() - chaos_started:.0f}s"
+        )
         actual, doubled = _outcome(stack)
         undisturbed = set(result.doubled_undisturbed)
         result.doubled = [a for a in doubled if a not in undisturbed]

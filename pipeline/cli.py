@@ -34,6 +34,13 @@ def _settings(bootstrap_servers: str | None = None, **kafka: Any) -> Settings:
     return settings
 
 
+loglevel_option = click.option(
+    "--loglevel",
+    default="warning",
+    show_default=True,
+    envvar="COPYDESK_LOGLEVEL",
+    help="faust log level (env COPYDESK_LOGLEVEL: copydesk run, chaos and bench pass it to their processes).",
+)
 bootstrap_option = click.option(
     "--bootstrap-servers",
     "-b",
@@ -54,7 +61,7 @@ def main(log_level: str) -> None:
 
 @main.command()
 @bootstrap_option
-@click.option("--loglevel", default="warning", show_default=True, help="faust worker log level.")
+@loglevel_option
 def worker(bootstrap_servers: str | None, loglevel: str) -> None:
     """Run the faust worker with every stage (normalize, dedupe, facts, stories)."""
     import faust
@@ -72,7 +79,7 @@ def worker(bootstrap_servers: str | None, loglevel: str) -> None:
 @main.command()
 @bootstrap_option
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Output folder.")
-@click.option("--loglevel", default="warning", show_default=True, help="faust worker log level.")
+@loglevel_option
 def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> None:
     """Consume wire.enriched, wire.stories and wire.deadletter into SQLite and JSONL."""
     import faust

@@ -244,3 +244,70 @@ async def test_offsets_missing_from_the_log_itself_are_passed_after_a_few_seeks(
     await consumer.seek(DEDUPED, 11)
     assert await _delivered(consumer, REWINDS_BEFORE_GAP + 1) == [13, 14]
     assert seeks == [11] * (REWINDS_BEFORE_GAP + 1)
+    for offset in (13, 14):  # the missing offsets do not hold the commit back
+        message = _message(offset, generation=1)
+        with app.handling(SimpleNamespace(message=message)):
+            pass
+        consumer.ack(message)
+    assert consumer._new_offset(DEDUPED) == 15
+
+
+def _committed_at(consumer: Any, monkeypatch: pytest.MonkeyPatch, offset: int | None) -> None:
+    """Make the consumer's seek to committed offsets find ``offset`` committed for ``copydesk.deduped``."""
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        return {DEDUPED: offset}
+
+    monkeypatch.setattr(consumer._thread, "seek_to_committed", seek_to_committed)
+
+
+async def test_records_fetched_before_the_partition_is_sought_are_read_again_from_the_seek(app, monkeypatch):
+    # faust resumes a rebalanced partition, then seeks it: what comes before the seek is not delivered.
+    consumer = _consumer_at(app, committed=4, generation=1)
+    seeks = _fetching(consumer, [[6, 7], [4, 5, 6, 7]])
+    _committed_at(consumer, monkeypatch, 4)
+    assert await _delivered(consumer, 1) == []
+    await consumer.perform_seek()
+    assert await _delivered(consumer, 1) == [4, 5, 6, 7]
+    assert seeks == [4]  # sought again: the dropped records may have come from the committed offset
+
+
+async def test_a_partition_with_no_committed_offset_is_read_from_its_first_record_dropped(app, monkeypatch):
+    consumer = _consumer_at(app, committed=0, generation=1)
+    seeks = _fetching(consumer, [[0, 1], [0, 1, 2]])
+    _committed_at(consumer, monkeypatch, None)  # aiokafka leaves such a partition where it is
+    assert await _delivered(consumer, 1) == []
+    await consumer.perform_seek()
+    assert await _delivered(consumer, 1) == [0, 1, 2]
+    assert seeks == [0]
+
+
+async def test_faust_drops_the_records_sought_when_a_handler_ran_across_the_seek(apps):
+    # Why faust's read offsets are blind to stream partitions: its drain loop sets a partition's read offset
+    # after the record's handler returns. A handler of offset 13 that ran across the seek back to 11 puts
+    # 13 back, and faust drops the 11 and 12 the seek fetched again.
+    apps.append(faust.App("plain-faust", broker="kafka://localhost:1"))
+    consumer = _consumer_at(apps[-1], committed=11, generation=1)
+    assert await _drained_across_a_seek(consumer) == [13, 13]  # 11 and 12: never
+
+
+async def test_a_handler_running_across_a_seek_does_not_hide_the_records_sought(app):
+    consumer = _consumer_at(app, committed=11, generation=1)
+    assert await _drained_across_a_seek(consumer) == [13, 11, 12, 13]
+
+
+async def _drained_across_a_seek(consumer: Any) -> list[int]:
+    """faust's drain loop, in short, over a fetch of 13, a seek back to 11 while 13 is handled, and a fetch
+    from 11; return the offsets the loop hands to a handler."""
+    _fetching(consumer, [[13], [11, 12, 13]])
+    await consumer.seek(DEDUPED, 13)
+    handled = []
+    for _ in range(2):
+        async for tp, message in consumer.getmany(timeout=0.1):
+            read = consumer._read_offset[tp]
+            if read is None or message.offset >= read:
+                handled.append(message.offset)
+                if message.offset == 13 and len(handled) == 1:
+                    await consumer.seek(DEDUPED, 11)  # the rebalance's seek, while 13's handler runs
+                consumer._read_offset[tp] = message.offset
+    return handled
