@@ -23,7 +23,7 @@ def copydesk(*args: str, timeout: float = 900) -> tuple[subprocess.CompletedProc
     return result, json.loads(last)
 
 
-@pytest.mark.timeout(900)  # 80-170 s here; a stalled partition shows as lost after the harness's 240 s
+@pytest.mark.timeout(900)  # ~80 s here; a stalled partition fails as lost after the harness's 240 s
 def test_chaos_loses_nothing_doubles_nothing(tmp_path: Path):
     result, figures = copydesk(
         "chaos", str(SHARED_DATA / "gva_dev.jsonl"), "--trials", "3", "--articles", "120", "--timeout", "240",
