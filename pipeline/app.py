@@ -156,20 +156,26 @@ def keep_story_state(
     closed: RecentDecisions,
     article_id: str,
     snapshot: Any,
-) -> None:
-    """Write to the story table what the stories stage keeps after tagging an article.
+) -> list[Any]:
+    """Write to the story table what the stories stage keeps after tagging an article; return the last
+    snapshots of the stories merged meanwhile, to publish before ``snapshot``.
 
     The closed stories' states go (changelog tombstones) while their last snapshots stay for the most
-    recently closed ones; the tagged story's state and snapshot are written; the decision is remembered.
+    recently closed ones (a merged story's is the one that points at its survivor); the tagged story's
+    state and snapshot are written; the decision is remembered.
     """
     for story_id in index.drain_closed():
         table.pop(story_id, None)
         forgotten = closed.remember(story_id, True)
         if forgotten is not None:
             table.pop(f"{SNAPSHOT_PREFIX}{forgotten[0]}", None)
+    merged = index.drain_merged()
+    for last in merged:
+        table[f"{SNAPSHOT_PREFIX}{last.story_id}"] = last.model_dump(mode="json")
     table[snapshot.story_id] = index.export_state(snapshot.story_id)
     table[f"{SNAPSHOT_PREFIX}{snapshot.story_id}"] = snapshot.model_dump(mode="json")
     recent.remember(article_id, snapshot.story_id)
+    return merged
 
 
 def new_app(settings: Settings, app_id: str, store: str) -> App:
@@ -445,12 +451,14 @@ def build_app(
         started = time.perf_counter()
         snapshot = story_index.tag(article)
         metrics.STAGE_SECONDS.labels("stories").observe(time.perf_counter() - started)
-        keep_story_state(
+        merged = keep_story_state(
             story_index, story_table, recent_stories, closed_stories, article.article_id, snapshot
         )
         metrics.OPEN_STORIES.set(story_index.open_stories)
         record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
         await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+        for last in merged:
+            await stories_topic.send(key=last.story_id.encode("utf-8"), value=encode(last))
         await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
         metrics.RECORDS_OUT.labels("stories", "ok").inc()
 

@@ -29,8 +29,8 @@ class ChaosResult:
     records: int
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
-    # In two stories in the undisturbed run as well (a story merged into another keeps its last snapshot):
-    # the pipeline's own output, not a fault's, so not counted as doubled.
+    # In two stories in the undisturbed run as well: the pipeline's own output, not a fault's, so not
+    # counted as doubled (before merged stories' last snapshots listed no articles, a merge did that).
     doubled_undisturbed: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     restarts: int = 0

@@ -417,6 +417,9 @@ def _print_summary(store: Any, out_dir: Path, seconds: float) -> None:
     for story in stories:
         console.rule(f"story {story.story_id}")
         console.print(f"[bold]{story.title}[/]")
+        if story.merged_into is not None:
+            console.print(f"    merged into {story.merged_into}", highlight=False)
+            continue
         console.print(
             f"    {len(story.article_ids)} articles: {', '.join(story.article_ids)}", highlight=False
         )

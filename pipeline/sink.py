@@ -81,6 +81,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (article_id, story_id)
         )""",
     ),
+    # The story a merged story's last snapshot points at: such a snapshot is final, and lists no articles.
+    ("ALTER TABLE stories ADD COLUMN merged_into TEXT",),
 )
 _STORY_ARTICLES_VERSION = 3
 
@@ -89,15 +91,22 @@ _UPSERT_ARTICLES = """INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (article_id) DO UPDATE SET story_id = excluded.story_id, feed = excluded.feed,
     source = excluded.source, headline = excluded.headline, relation = excluded.relation,
     of_article = excluded.of_article, received_at = excluded.received_at, record = excluded.record"""
-# A redelivered older snapshot (fewer articles) never replaces a newer one.
-_UPSERT_STORIES = """INSERT INTO stories VALUES (?, ?, ?, ?)
+# A redelivered older snapshot (fewer articles) never replaces a newer one; a merged story's last snapshot
+# replaces any other and is never replaced.
+_UPSERT_STORIES = """INSERT INTO stories VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (story_id) DO UPDATE SET n_articles = excluded.n_articles,
-    last_updated = excluded.last_updated, record = excluded.record
-    WHERE excluded.n_articles >= stories.n_articles"""
+    last_updated = excluded.last_updated, record = excluded.record, merged_into = excluded.merged_into
+    WHERE stories.merged_into IS NULL
+    AND (excluded.merged_into IS NOT NULL OR excluded.n_articles >= stories.n_articles)"""
+_MERGED = "SELECT 1 FROM stories m WHERE m.story_id = ? AND m.merged_into IS NOT NULL"
 _INSERT_DEAD_LETTERS = "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO NOTHING"
 _INSERT_STORY_ARTICLES = (
     "INSERT INTO story_articles VALUES (?, ?) ON CONFLICT (article_id, story_id) DO NOTHING"
 )
+# A merged story lists no articles, whatever older snapshots of it come later.
+_INSERT_UNMERGED_STORY_ARTICLES = f"""INSERT INTO story_articles SELECT ?, ? WHERE NOT EXISTS ({_MERGED})
+    ON CONFLICT (article_id, story_id) DO NOTHING"""
+_DELETE_MERGED_STORY_ARTICLES = f"DELETE FROM story_articles WHERE story_id = ? AND EXISTS ({_MERGED})"
 
 
 class StoreUnavailable(RuntimeError):
@@ -190,15 +199,19 @@ class SinkStore:
         return len(rows)
 
     def write_stories(self, snapshots: Sequence[StorySnapshot]) -> int:
-        """Upsert snapshots by story_id; an older snapshot (fewer articles) never replaces a newer one."""
+        """Upsert snapshots by story_id; an older snapshot (fewer articles) never replaces a newer one, and
+        a merged story's last snapshot (``merged_into``) replaces any other and stays."""
         rows = [
-            (s.story_id, len(s.article_ids), s.last_updated.isoformat(), s.model_dump_json())
+            (s.story_id, len(s.article_ids), s.last_updated.isoformat(), s.model_dump_json(), s.merged_into)
             for s in snapshots
         ]
         if rows:
             self._write(self._sql(_UPSERT_STORIES), rows)
             pairs = {(article_id, s.story_id) for s in snapshots for article_id in s.article_ids}
-            self._write(self._sql(_INSERT_STORY_ARTICLES), sorted(pairs))
+            self._write(self._sql(_INSERT_UNMERGED_STORY_ARTICLES), [(a, s, s) for a, s in sorted(pairs)])
+            merged = sorted({s.story_id for s in snapshots if s.merged_into is not None})
+            if merged:
+                self._write(self._sql(_DELETE_MERGED_STORY_ARTICLES), [(s, s) for s in merged])
         return len(rows)
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:

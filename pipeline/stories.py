@@ -2,7 +2,8 @@
 
 The pure core of the stories stage: no Kafka, no faust, no metrics. ``StoryIndex.tag(article)`` assigns the
 article to an open story (or starts one) and returns the story's new ``StorySnapshot``;
-``StoryIndex.drain_closed()`` then lists the stories that closed meanwhile, whose stored state can go.
+``StoryIndex.drain_closed()`` then lists the stories that closed meanwhile, whose stored state can go, and
+``StoryIndex.drain_merged()`` the last snapshots of those merged into another (``merged_into``, no articles).
 
 Tagging is online news-stream clustering after Miranda et al. (2018), "Multilingual Clustering of Streaming
 News": one pass in arrival order, each article compared with the centroid of every candidate story in three
@@ -663,6 +664,7 @@ class StoryIndex:
         self._clock: datetime | None = None
         self._by_age: list[tuple[float, int, str]] = []  # (last_ts, seq, story_id), stale entries skipped
         self._closed: dict[str, None] = {}  # closed since the last drain_closed, in closing order
+        self._merged: list[StorySnapshot] = []  # last snapshots of the stories merged since drain_merged
 
     # --- public API ---------------------------------------------------------------------------------
 
@@ -720,7 +722,23 @@ class StoryIndex:
         return [(s, x) for s, x in self._candidates(vectors, ts, body_terms) if s is not story]
 
     def _absorb(self, old: _Story, young: _Story) -> None:
-        """Move every article of ``young`` into ``old`` and close ``young``."""
+        """Move every article of ``young`` into ``old`` and close ``young`` (its last snapshot, which points
+        at ``old``, waits for ``drain_merged``)."""
+        self._merged.append(
+            StorySnapshot(
+                story_id=young.story_id,
+                title=_title(young.articles),
+                first_seen=young.first_ts,
+                last_updated=max(old.last_ts, young.last_ts),
+                article_ids=[],
+                sources=[],
+                top_entities=[],
+                facts=[],
+                conflicts=[],
+                corroborated=[],
+                merged_into=old.story_id,
+            )
+        )
         del self._stories[young.story_id]
         self._closed[young.story_id] = None
         old.articles.extend(young.articles)
@@ -790,6 +808,16 @@ class StoryIndex:
         self._seq += 1
         self._stories[story.story_id] = story
         return story
+
+    def drain_merged(self) -> list[StorySnapshot]:
+        """Return the last snapshots of the stories merged into others since the last call, oldest merge first.
+
+        Each lists no articles and names the surviving story in ``merged_into``; publish it beside the
+        survivor's snapshot, so that subscribers drop the merged story (its articles are the survivor's now).
+        Merged stories are reported by ``drain_closed`` too.
+        """
+        merged, self._merged = self._merged, []
+        return merged
 
     def drain_closed(self) -> list[str]:
         """Return the ids of the stories closed since the last call: quiet, evicted or dropped by ``restore``.

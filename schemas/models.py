@@ -186,6 +186,14 @@ class StorySnapshot(Record):
     corroborated: list[FactClaim] = Field(
         description="Claims with one value that two or more outlets report."
     )
+    merged_into: str | None = Field(
+        default=None,
+        description=(
+            "Set on the last snapshot of a story that merged into another: the surviving story's id (which "
+            "may itself merge later). Such a snapshot lists no articles, sources or facts; the survivor's "
+            "snapshots list them. Articles tagged before the merge keep this story's id in wire.enriched."
+        ),
+    )
 
 
 # --- wire.deadletter -------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from schemas import (
     StorySnapshot,
 )
 from tests.agents.conftest import Outbox, dead_letters_counted
-from tests.conftest import raw_seed
+from tests.conftest import RECEIVED, raw_seed
 
 PREFIXES = ("000", "001", "002", "003", "004")
 PROCESSED = datetime(2023, 12, 27, 18, 5, tzinfo=UTC)
@@ -397,6 +397,43 @@ async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, se
     )
     assert pipeline.reorder.next_seq == 6
     outboxes[DEADLETTER].send.assert_not_awaited()
+
+
+async def test_stories_publishes_a_merged_storys_last_snapshot_first(
+    watch, pipeline, outboxes, seed_facts, monkeypatch
+):
+    # The core reports a merge through drain_merged (tests/unit/test_stories.py makes real ones); the shell
+    # sends that last snapshot before the survivor's and keeps it as the merged story's, for replays.
+    first, second = seed_facts[PREFIXES[0]], seed_facts[PREFIXES[1]]
+    drain, tagged_ids = pipeline.stories.drain_merged, []
+
+    def drain_merged() -> list[StorySnapshot]:
+        found = drain()
+        tagged_ids.append(None)
+        if len(tagged_ids) == 2:
+            survivor = pipeline.stories.story_of(second.article_id)
+            found.append(StorySnapshot(
+                story_id="story-young", title="A fragment", first_seen=RECEIVED, last_updated=RECEIVED,
+                article_ids=[], sources=[], top_entities=[], facts=[], conflicts=[], corroborated=[],
+                merged_into=survivor,
+            ))  # fmt: skip
+        return found
+
+    monkeypatch.setattr(pipeline.stories, "drain_merged", drain_merged)
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, [first, second])
+        await outboxes[STORIES].wait_for(3)
+
+    snapshots = outboxes[STORIES].records(StorySnapshot)
+    survivor = snapshots[-1].story_id
+    assert [(s.story_id, s.merged_into) for s in snapshots] == [
+        (survivor, None),
+        ("story-young", survivor),
+        (survivor, None),
+    ]
+    assert outboxes[STORIES].keys()[1] == b"story-young"
+    table = pipeline.app.tables[STORY_TABLE]
+    assert StorySnapshot.model_validate(table["snap:story-young"]) == snapshots[1]
 
 
 # --- stories: the reorder buffer (facts runs in parallel, so its records come in any order) ------------------

@@ -147,6 +147,22 @@ def test_a_merged_story_still_settles_its_articles(store):
     assert store.settled_ids() == {"a0", "a1"}
 
 
+def test_a_merged_storys_last_snapshot_replaces_its_listing_for_good(store):
+    store.write_articles([enriched("a0"), enriched("a1", story_id="story-2")])
+    store.write_stories([snapshot(["a1"], story_id="story-2"), snapshot(["a0"])])
+    last = snapshot([], story_id="story-2").model_copy(update={"merged_into": "story-1"})
+    store.write_stories([last, snapshot(["a0", "a1"])])
+    store.write_stories([snapshot(["a1"], story_id="story-2")])  # redelivered from before the merge
+    stories = {s.story_id: s for s in store.stories()}
+    assert stories["story-2"] == last
+    assert stories["story-1"].article_ids == ["a0", "a1"]
+    assert store._rows("SELECT article_id, story_id FROM story_articles ORDER BY article_id, story_id") == [
+        ("a0", "story-1"),
+        ("a1", "story-1"),
+    ]
+    assert store.settled_ids() == {"a0", "a1"}
+
+
 def test_postgres_outage_waits_and_writes_when_the_server_returns(tmp_path):
     """The sink's store stops and comes back: the batch waits (bounded) and is written, nothing lost."""
     server = PostgresServer().init()

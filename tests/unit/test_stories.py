@@ -849,3 +849,29 @@ def test_ecbplus_smoke_eval() -> None:
     )
     assert bcubed >= 0.82
     assert pairwise >= 0.74
+
+
+def test_a_merged_story_ends_with_a_snapshot_that_points_at_its_survivor() -> None:
+    # What a subscriber of wire.stories keeps is each story's last snapshot; with the merged stories' last
+    # snapshots (no articles, merged_into) every article is listed by exactly one story that did not merge.
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, _ = ecbplus_articles(limit=400)
+    index = StoryIndex()
+    latest: dict[str, StorySnapshot] = {}
+    merges = 0
+    for article in articles:
+        snapshot = index.tag(article)
+        merged = index.drain_merged()
+        closed = index.drain_closed()
+        for last in merged:
+            assert last.story_id in closed and last.merged_into == snapshot.story_id
+            assert last.article_ids == last.sources == last.facts == []
+            latest[last.story_id] = last
+        merges += len(merged)
+        latest[snapshot.story_id] = snapshot
+    assert merges > 0
+    assert index.drain_merged() == []
+    listed = Counter(a for s in latest.values() if s.merged_into is None for a in s.article_ids)
+    assert set(listed) == {a.article_id for a in articles}
+    assert set(listed.values()) == {1}
