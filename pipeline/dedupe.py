@@ -336,11 +336,11 @@ class DuplicateIndex:
         candidates = set(self._shingle_lsh.query(self._as_minhash(new.shingles)))
         candidates |= set(self._term_lsh.query(self._as_minhash(new.terms)))
         best: tuple[int, float, int, str] | None = None
-        # Check the most similar candidates first; the window order breaks ties, so decisions are deterministic.
-        order = {article_id: position for position, article_id in enumerate(self._docs)}
+        # Check the most similar candidates first; the arrival number (the window's order) breaks ties, so
+        # decisions are deterministic.
+        docs = self._docs
         ranked = sorted(
-            candidates,
-            key=lambda c: (-np.count_nonzero(self._docs[c].terms == new.terms), order[c]),
+            candidates, key=lambda c: (-np.count_nonzero(docs[c].terms == new.terms), docs[c].seq)
         )[:MAX_CANDIDATES]
         new_sentences = new.sentence_sets()
         for candidate in ranked:
@@ -350,7 +350,7 @@ class DuplicateIndex:
             similarity = max(
                 scores.jaccard, scores.shared, scores.coverage if relation == "paraphrase" else 0.0
             )
-            key = (_RANK[relation], similarity, -order[candidate], candidate)
+            key = (_RANK[relation], similarity, -old.seq, candidate)
             if relation != "unique" and (best is None or key[:3] > best[:3]):
                 best = key
         if best is None:
