@@ -35,6 +35,7 @@ from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor
 from pipeline.faust_app import App
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
+from pipeline.parse_pool import ParsePool
 from pipeline.reorder import ReorderBuffer
 from pipeline.replay import RecentDecisions
 from pipeline.settings import KafkaSettings, Settings
@@ -307,7 +308,13 @@ def build_app(
     stories_cfg = settings.stories
     index = dedupe_index(settings)
     story_index = stories_index(settings)
-    extractor = extractor or FactExtractor(settings.facts.spacy_model, aliases=PartitionAliases(alias_table))
+    parse: Callable[[Any], Any]
+    if extractor is None:
+        extractor = FactExtractor(settings.facts.spacy_model, aliases=PartitionAliases(alias_table))
+        processes = settings.facts.parse_processes
+        parse = ParsePool(extractor, processes).parse_article if processes else extractor.parse
+    else:
+        parse = extractor.parse
     # One table for the story states and the reorder buffer: one changelog partition, so a crash at any
     # point leaves a prefix of the stage's writes, in order (a buffer never ahead of the stories, or behind).
     reorder = ReorderBuffer(
@@ -411,8 +418,9 @@ def build_app(
             # spaCy's parse (most of the stage's time) runs in a thread, so the event loop keeps turning
             # meanwhile: the other agents, the fetches and the producer, which hands each table write to the
             # Kafka client only on a turn of the loop (with spaCy in the loop, commits waited minutes for
-            # them). The alias memory is read and written back here, in the event's context.
-            docs = await asyncio.to_thread(extractor.parse, article)
+            # them). A long article's paragraphs are parsed in the parse processes, in parallel
+            # (FACTS__PARSE_PROCESSES). The alias memory is read and written back here, in the event's context.
+            docs = await asyncio.to_thread(parse, article)
             facts = extractor.assemble(article, docs)
             metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
             record = FactsArticle(**dict(article), facts=facts)

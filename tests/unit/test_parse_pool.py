@@ -1,0 +1,89 @@
+"""The facts stage's parse in child processes: the same facts as in process, and no article lost to a child."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.facts import FactExtractor
+from pipeline.parse_pool import ParsePool, split_runs
+from tests.unit.test_facts import article
+
+SEEDS = ["000", "001", "002", "003", "004"]
+
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=40), st.integers(min_value=1, max_value=6))
+def test_runs_are_contiguous_non_empty_and_at_most_asked(texts: list[str], runs: int) -> None:
+    split = split_runs(texts, runs)
+    assert [text for run in split for text in run] == texts
+    assert all(split) and len(split) <= runs
+
+
+def test_runs_share_the_characters_about_equally() -> None:
+    texts = ["x" * 100] * 10
+    assert [len(run) for run in split_runs(texts, 2)] == [5, 5]
+    assert [len(run) for run in split_runs(["x" * 900, "x" * 50, "x" * 50], 2)] == [1, 2]
+
+
+@pytest.fixture(scope="module")
+def extractor() -> FactExtractor:
+    return FactExtractor()
+
+
+@pytest.fixture(scope="module")
+def pool(extractor: FactExtractor) -> Iterator[ParsePool]:
+    with ParsePool(extractor, 2, split_chars=200) as made:  # split even the seeds' paragraphs
+        yield made
+
+
+def test_the_pool_gives_the_facts_of_a_parse_in_process(extractor, pool) -> None:
+    for seed in SEEDS:
+        a = article(seed)
+        docs = pool.parse_article(a)
+        assert [d.text for d in docs] == extractor.texts(a)
+        assert [d.to_json() for d in docs] == [d.to_json() for d in extractor.parse(a)]
+        assert extractor.assemble(a, docs) == extractor.extract(a)
+
+
+def test_a_short_article_is_parsed_in_process(extractor) -> None:
+    pool = ParsePool(extractor, 1, split_chars=10**9)
+    pool.close()  # no child: a short article never needs one
+    a = article("000")
+    assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)
+
+
+def test_a_dead_child_is_started_again_before_its_next_run(extractor, pool) -> None:
+    a = article("001")
+    pool.parse_article(a)  # both children up
+    for child in pool._children:
+        assert child is not None
+        child.kill()
+        child.wait()
+    assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)
+    assert all(child is not None and child.poll() is None for child in pool._children)
+
+
+def test_a_child_that_fails_mid_parse_costs_one_article_in_process(extractor, pool, caplog) -> None:
+    a = article("002")
+    pool.parse_article(a)
+    # A child that says it is ready and exits: the next run finds its output closed.
+    quitter = "import struct, sys; sys.stdout.buffer.write(struct.pack('>I', 5) + b'ready')"
+    pool._command, command = [sys.executable, "-c", quitter], pool._command
+    pool._restart(0)
+    pool._command = command
+    assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)
+    assert "parse process failed" in caplog.text
+    assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)  # a real child again
+    assert all(child is not None and child.poll() is None for child in pool._children)
+
+
+def test_closing_the_pool_ends_its_children(extractor) -> None:
+    pool = ParsePool(extractor, 2, split_chars=200)
+    pool.parse_article(article("002"))
+    children = list(pool._children)
+    pool.close()
+    assert all(child is not None and child.returncode is not None for child in children)
