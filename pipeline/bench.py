@@ -13,6 +13,7 @@ records' timestamps, and the last hop ends at the sink's write.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import statistics
 import time
@@ -91,6 +92,15 @@ def _status_mb(pid: int | str | None, field: str) -> float:
 def _peak_rss_mb(pid: int | None) -> float:
     """Return a process's peak resident set (VmHWM) in MiB, 0 when unknown."""
     return _status_mb(pid, "VmHWM")
+
+
+def _children(pid: int) -> list[int]:
+    """Return the pids of a process's children (the worker's parse processes), [] when unknown."""
+    pids: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            pids += [int(child) for child in children.read_text().split()]
+    return pids
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -262,6 +272,10 @@ def run_bench(
         say("  median per hop: " + ", ".join(f"{k} {v * 1000:,.0f} ms" for k, v in result.hop_p50_s.items()))
 
         result.peak_rss_mb = {name: _peak_rss_mb(process.pid) for name, process in stack.processes.items()}
+        for name, process in stack.processes.items():  # the worker's parse processes, summed
+            children = _children(process.pid)
+            if children:
+                result.peak_rss_mb[f"{name}_children"] = sum(_peak_rss_mb(child) for child in children)
         result.peak_rss_mb["broker"] = _peak_rss_mb(stack.broker.pid if stack.broker else None)
     return result
 

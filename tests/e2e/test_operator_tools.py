@@ -46,5 +46,5 @@ def test_bench_reports_every_figure(tmp_path: Path):
     assert set(hops) == {"normalize", "dedupe", "facts", "stories", "sink"}
     assert all(seconds >= -0.05 for seconds in hops.values()), hops  # clocks of one machine
     assert 0.5 * figures["p50_latency_s"] <= sum(hops.values()) <= 2 * figures["p99_latency_s"] + 0.1, hops
-    assert set(figures["peak_rss_mb"]) == {"worker", "sink", "broker"}
+    assert set(figures["peak_rss_mb"]) == {"worker", "worker_children", "sink", "broker"}  # children: parse
     assert all(mb > 0 for mb in figures["peak_rss_mb"].values())
