@@ -43,6 +43,10 @@ FETCH_REWINDS = Counter(
     "copydesk_fetch_rewinds_total",
     "Times a stream partition delivered a record ahead of its next offset and was sought back to it.",
 )
+PARSE_FAILURES = Counter(
+    "copydesk_parse_process_failures_total",
+    "Times a facts parse process failed or died mid-article (started again; the article parsed in the worker).",
+)
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 REORDER_PENDING = Gauge(
@@ -75,6 +79,9 @@ ALL_METRIC_NAMES = (
     "copydesk_seeded_total",
     "copydesk_sink_retries_total",
     "copydesk_consumer_lag_records",
+    "copydesk_fetch_rewinds_total",
+    "copydesk_acks_withheld_total",
+    "copydesk_parse_process_failures_total",
 )
 
 

@@ -29,6 +29,8 @@ from typing import IO, TYPE_CHECKING
 
 from spacy.tokens import Doc, DocBin
 
+from pipeline import metrics
+
 if TYPE_CHECKING:
     from pipeline.facts import FactExtractor
     from schemas import NormalizedArticle
@@ -132,6 +134,7 @@ class ParsePool:
                 log.warning(
                     "parse process failed (%s): restarting it; this article is parsed in process", error
                 )
+                metrics.PARSE_FAILURES.inc()
                 for i in used:
                     self._restart(i)
                 return list(self.extractor.nlp.pipe(texts))

