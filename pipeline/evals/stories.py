@@ -293,6 +293,7 @@ def tag_all(articles: Sequence[Any], **index_args: Any) -> tuple[dict[str, str],
         for article_id in snapshot.article_ids:
             story_of[article_id] = snapshot.story_id
         index.drain_closed()
+        index.drain_merged()
     return story_of, seconds
 
 
