@@ -191,6 +191,13 @@ class _Consumer(faust_aiokafka.Consumer):
                 await self.seek(tp, offset if offset is not None and offset >= 0 else dropped)
         return committed
 
+    async def _seek(self, partition: Any, offset: int) -> None:
+        # In the consumer thread's loop, like faust's other calls into aiokafka, which is not thread-safe:
+        # faust seeks from the app's thread, and a seek back from getmany raced a fetch there (aiokafka's
+        # fetcher lost the partition's records under it: KeyError, a worker crash in chaos run 17).
+        thread = self._thread
+        await thread.call_thread(thread.seek, partition, offset)
+
     async def seek(self, partition: Any, offset: int) -> None:
         await super().seek(partition, offset)
         self._next_offset[partition] = offset

@@ -213,15 +213,15 @@ def _serve(model: str, names_model: str) -> None:
     nlp = FactExtractor(model, names_model=names_model or None).nlp
     stdin = sys.stdin.buffer
     _write_frame(out, _READY)
-    while True:
-        try:
+    try:
+        while True:
             texts = json.loads(_read_frame(stdin))
-        except EOFError:
-            return
-        docs = DocBin()
-        for doc in nlp.pipe(texts):
-            docs.add(doc)
-        _write_frame(out, docs.to_bytes())
+            docs = DocBin()
+            for doc in nlp.pipe(texts):
+                docs.add(doc)
+            _write_frame(out, docs.to_bytes())
+    except (EOFError, BrokenPipeError):
+        os._exit(0)  # the worker stopped or died: nothing to flush, nobody to tell
 
 
 if __name__ == "__main__":

@@ -311,3 +311,16 @@ async def _drained_across_a_seek(consumer: Any) -> list[int]:
                     await consumer.seek(DEDUPED, 11)  # the rebalance's seek, while 13's handler runs
                 consumer._read_offset[tp] = message.offset
     return handled
+
+
+async def test_seeks_run_in_the_consumer_thread(app):
+    # aiokafka is not thread-safe: a seek from the app's thread raced a fetch in the consumer thread.
+    consumer = _consumer_at(app, committed=11, generation=1)
+    calls = []
+
+    async def call_thread(fun: Any, *args: Any) -> None:
+        calls.append((fun, args))
+
+    consumer._thread.call_thread = call_thread
+    await consumer.seek(DEDUPED, 11)
+    assert calls == [(consumer._thread.seek, (DEDUPED, 11))]
