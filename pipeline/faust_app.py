@@ -180,7 +180,8 @@ class _Consumer(faust_aiokafka.Consumer):
     async def seek_to_committed(self) -> Any:
         committed = await super().seek_to_committed()
         for tp, offset in committed.items():
-            if offset is not None and offset >= 0:
+            known = offset is not None and offset >= 0
+            if known:
                 self._next_offset[tp] = offset
             else:
                 self._next_offset.pop(tp, None)
@@ -188,7 +189,7 @@ class _Consumer(faust_aiokafka.Consumer):
             dropped = self._dropped_unsought.pop(tp, None)
             if dropped is not None:
                 # Records dropped while the seek was under way may have come from the sought position.
-                await self.seek(tp, offset if offset is not None and offset >= 0 else dropped)
+                await self.seek(tp, offset if known else dropped)
         return committed
 
     async def _seek(self, partition: Any, offset: int) -> None:

@@ -123,7 +123,7 @@ class ParsePool:
         total = sum(len(text) for text in texts)
         runs = split_runs(texts, min(len(self._children), max(1, total // self.split_chars)))
         if len(runs) == 1:  # a short article: parsed here, where it costs less than the trip to a child
-            return list(self.extractor.nlp.pipe(texts))
+            return self._parse_here(texts)
         with self._lock:
             used = list(range(len(runs)))
             try:
@@ -137,12 +137,15 @@ class ParsePool:
                 metrics.PARSE_FAILURES.inc()
                 for i in used:
                     self._restart(i)
-                return list(self.extractor.nlp.pipe(texts))
+                return self._parse_here(texts)
         vocab = self.extractor.nlp.vocab
         docs = [doc for payload in payloads for doc in DocBin().from_bytes(payload).get_docs(vocab)]
         if len(docs) != len(texts):
             raise RuntimeError(f"the parse processes returned {len(docs)} docs for {len(texts)} texts")
         return docs
+
+    def _parse_here(self, texts: Sequence[str]) -> list[Doc]:
+        return list(self.extractor.nlp.pipe(texts))
 
     def _child(self, i: int) -> subprocess.Popen[bytes]:
         child = self._children[i]
