@@ -43,8 +43,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
+from operator import itemgetter, mul, truediv
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,8 @@ _PROBE_TERMS = {"body": 12, "head": 6, "ent": 12}
 _MAX_CANDIDATES = 16
 _MAX_POSTINGS = 2000  # a term in more open stories than this says nothing about which one
 _TOP_ENTITIES = 10
+_WEIGHT = itemgetter(1)  # of a centroid entry [articles with the term, summed weight]
+_PLUS_ONE = (1).__add__
 
 _COPY_RELATIONS = frozenset({"exact_duplicate", "near_duplicate", "paraphrase", "update"})
 _SPIN_RELATIONS = frozenset({"exact_duplicate", "near_duplicate", "paraphrase"})
@@ -135,15 +139,18 @@ def _stem(word: str) -> str:
 _PEOPLE_STEMS = frozenset(_stem(p) for p in _PEOPLE)
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _term(word: str) -> str | None:
+    """Return the content lemma of a lowercase word, or None for a stopword."""
+    if len(word) < 2 or word in _STOPWORDS:
+        return None
+    lem = _lemma(word)
+    return None if lem in _STOPWORDS else lem
+
+
 def _terms(text: str) -> list[str]:
     """Return the content lemmas of a text, in order."""
-    out = []
-    for w in _WORD.findall(text.lower()):
-        if len(w) > 1 and w not in _STOPWORDS:
-            lem = _lemma(w)
-            if lem not in _STOPWORDS:
-                out.append(lem)
-    return out
+    return [t for t in map(_term, _WORD.findall(text.lower())) if t is not None]
 
 
 def _tf(terms: Iterable[str]) -> dict[str, float]:
@@ -196,11 +203,14 @@ _CLAIM_JOIN_FAR = 0.75
 _MAGNITUDE = 10.0
 
 
+_QUALIFIERS_LONGEST_FIRST = sorted((*_APPROX, *_UPPER, *_LOWER, "between"), key=len, reverse=True)
+
+
 def _qualifier_of(q: Quantity) -> str:
     if q.qualifier:
         return q.qualifier.lower().strip()
     head = q.text.lower().strip()
-    for qual in sorted((*_APPROX, *_UPPER, *_LOWER, "between"), key=len, reverse=True):
+    for qual in _QUALIFIERS_LONGEST_FIRST:
         if head.startswith(qual + " "):
             return qual
     return ""
@@ -259,16 +269,23 @@ def _sentence_tokens(sentence: str) -> tuple[tuple[str, int, int], ...]:
     return tuple((m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(sentence))
 
 
+@functools.lru_cache(maxsize=1024)
+def _context_words(text: str) -> tuple[tuple[str | None, str], ...]:
+    """Return each token's claim-context stem (None: it says nothing) and lemma, for a sentence."""
+    return tuple(map(_context_word, _TOKEN.findall(text)))
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _context_stem(word: str) -> str | None:
-    """Return the claim-context stem of a word, or None for a word that says nothing about what is counted."""
+def _context_word(word: str) -> tuple[str | None, str]:
+    """Return a word's claim-context stem (None for a word that says nothing about what is counted), and its
+    lemma."""
     low = word.lower()
-    if not low[0].isalpha() or len(low) < 2 or low in _STOPWORDS or low in _REPORTING:
-        return None
     lem = _lemma(low)
+    if not low[0].isalpha() or len(low) < 2 or low in _STOPWORDS or low in _REPORTING:
+        return None, lem
     if lem in _STOPWORDS or lem in _REPORTING:
-        return None
-    return lem[:6]
+        return None, lem
+    return lem[:6], lem
 
 
 def _mention(q: Quantity, body: str) -> dict[str, Any]:
@@ -326,22 +343,21 @@ def _mention(q: Quantity, body: str) -> dict[str, Any]:
     ctx: dict[str, float] = {}
     words: dict[str, str] = {}
 
-    def add(word: str, weight: float) -> None:
-        st = _context_stem(word)
+    def add(st: str | None, lemma: str, weight: float) -> None:
         if st is None or st in skip:
             return
         if weight > ctx.get(st, 0.0):
             ctx[st] = weight
         if st not in words:
-            words[st] = _lemma(word.lower())
+            words[st] = lemma
 
-    for i, (tok, _, _) in enumerate(tokens):
+    for i, (st, lemma) in enumerate(_context_words(sentence)):
         if first <= i <= last:
             continue
         near = (first - 6 <= i < first) or (last < i <= last + 6)
-        add(tok, 1.0 if near else 0.5)
-    for tok in _TOKEN.findall(_previous_sentence(body, sentence)):
-        add(tok, 0.25)
+        add(st, lemma, 1.0 if near else 0.5)
+    for st, lemma in _context_words(_previous_sentence(body, sentence)):
+        add(st, lemma, 0.25)
     return {
         "cls": cls,
         "unit": q.unit,
@@ -515,16 +531,51 @@ def _models() -> dict[str, tuple[list[float], float]]:
         raise ValueError(
             f"{_MODEL_PATH} has features {model['features']}, the code expects {list(_FEATURES)}"
         )
-    return {
-        name: ([float(w) for w in part["weights"]], float(part["bias"]))
-        for name, part in (("join", model), ("merge", model["merge"]))
-    }
+    out = {}
+    for name, part in (("join", model), ("merge", model["merge"])):
+        if len(part["weights"]) != len(_FEATURES):
+            raise ValueError(f"{_MODEL_PATH}: the {name} model has {len(part['weights'])} weights")
+        out[name] = ([float(w) for w in part["weights"]], float(part["bias"]))
+    return out
 
 
 def _probability(model: str, x: list[float]) -> float:
     weights, bias = _models()[model]
-    z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
+    if len(x) != len(weights):
+        raise ValueError(f"{len(x)} features, the {model} model has {len(weights)} weights")
+    z = bias + math.fsum(map(mul, weights, x))
     return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+# Slack for floating-point rounding in the bounds that let ``_candidates`` skip a candidate: far above any
+# rounding error of the sums involved, far below any difference a decision rests on.
+_BOUND_MARGIN = 1e-6
+
+
+def _upper_logit(model: str, low: list[float], high: list[float]) -> float:
+    """Return the highest logit the model gives any features between ``low`` and ``high`` (per feature)."""
+    weights, bias = _models()[model]
+    return bias + math.fsum(max(w * lo, w * hi) for w, lo, hi in zip(weights, low, high, strict=True))
+
+
+def _cosine_cover(
+    mine: dict[str, float], squares: dict[str, float], centroid: dict[str, list[float]], norm: float
+) -> tuple[float, float]:
+    """Return the cosine of a vector (terms -> unit weight x idf) with a centroid, and the cover.
+
+    The key intersection and the sums over it run in C. Set order depends on the hash seed, so fsum (exactly
+    rounded, order-free) keeps decisions equal in every process.
+    """
+    shared = mine.keys() & centroid.keys()
+    weights = map(_WEIGHT, map(centroid.__getitem__, shared))
+    return (
+        math.fsum(map(mul, map(mine.__getitem__, shared), weights)) / norm,
+        math.fsum(map(squares.__getitem__, shared)),
+    )
 
 
 def _join_probability(x: list[float]) -> float:
@@ -549,11 +600,12 @@ _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _KINDS = (("place", ("place:", "facility:")), ("person", ("person:",)), ("year", ("year:",)))
 
 
+_KIND_OF_PREFIX = {p[:-1]: kind for kind, prefixes in _KINDS for p in prefixes}  # every prefix ends in ":"
+
+
 def _kind_of(term: str) -> str | None:
-    for kind, prefixes in _KINDS:
-        if term.startswith(prefixes):
-            return kind
-    return None
+    prefix, colon, _rest = term.partition(":")
+    return _KIND_OF_PREFIX.get(prefix) if colon else None
 
 
 def _tops(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
@@ -618,6 +670,9 @@ class _Story:
     entities: dict[str, list[Any]]  # entity_id -> [canonical, label, articles]
     claims: list[dict[str, Any]]
     tops: dict[str, str] | None = None  # derived: the most mentioned place, person, year (None: recompute)
+    # Derived, for snapshots: per claim (claims and their values only ever grow), what was built from it
+    # last time and from what (``_snapshot_claim``).
+    built: list[dict[str, Any]] = field(default_factory=list)
 
 
 class StoryIndex:
@@ -644,6 +699,8 @@ class StoryIndex:
             raise ValueError(
                 f"join_threshold must be in (0, 1), got {join_threshold!r}; it is a join probability, 0.2 is tuned"
             )
+        if not 0.0 < merge_threshold <= 1.0:
+            raise ValueError(f"merge_threshold must be in (0, 1] (1 never merges), got {merge_threshold!r}")
         if quiet_hours <= 0:
             raise ValueError(f"quiet_hours must be > 0, got {quiet_hours!r}")
         if max_open_stories < 1:
@@ -715,11 +772,14 @@ class StoryIndex:
         return old
 
     def _merge_candidates(self, story: _Story, ts: datetime) -> list[tuple[_Story, list[float]]]:
-        """Return the other open stories worth comparing with ``story``, each with the features of the pair."""
+        """Return the other open stories that may merge with ``story``, each with the features of the pair."""
         n = len(story.articles)
-        vectors = {f: {t: w / n for t, (_c, w) in terms.items()} for f, terms in story.fields.items()}
+        vectors = {
+            f: dict(zip(terms, map(truediv, map(_WEIGHT, terms.values()), repeat(n)), strict=True))
+            for f, terms in story.fields.items()
+        }
         body_terms = sum(1 for _t, (c, _w) in story.fields["body"].items() if c * 2 >= n) or len(vectors["body"])
-        return [(s, x) for s, x in self._candidates(vectors, ts, body_terms) if s is not story]
+        return self._candidates(vectors, ts, body_terms, floor=("merge", self.merge_threshold), exclude=story)
 
     def _absorb(self, old: _Story, young: _Story) -> None:
         """Move every article of ``young`` into ``old`` and close ``young`` (its last snapshot, which points
@@ -915,37 +975,57 @@ class StoryIndex:
         }
 
     def _candidates(
-        self, vectors: dict[str, dict[str, float]], ts: datetime, body_terms: int | None = None
+        self,
+        vectors: dict[str, dict[str, float]],
+        ts: datetime,
+        body_terms: int | None = None,
+        floor: tuple[str, float] | None = None,
+        exclude: _Story | None = None,
     ) -> list[tuple[_Story, list[float]]]:
         """Return the open stories worth scoring for an article, each with its join features (``_FEATURES``).
 
         Candidates come from the inverted index: the stories that share the article's highest-weighted
-        terms, the best ``_MAX_CANDIDATES`` of them by a rough score. Returned in story creation order.
+        terms, the best ``_MAX_CANDIDATES`` of them by a rough score (``exclude`` is then left out). Returned
+        in story creation order.
+
+        With a ``floor`` (model name, probability), a candidate whose probability under that model provably
+        stays below the floor is left out before its body cosine is computed in full: the body cosine is
+        bounded by its part over the vector's heavy terms plus a Cauchy-Schwarz bound on the rest
+        (``_upper_logit``). The caller's decision (the likeliest candidate, if it reaches the floor) is the
+        same as without the floor; a merge check of a large story costs a fraction of the full comparison.
         """
-        weighted: dict[str, list[tuple[str, float, float]]] = {}  # field -> [(term, unit weight, idf)]
+        # Per field the article's terms, their unit-length TF-IDF weights x, x * idf (what a cosine with a
+        # centroid's raw sums needs) and x^2 (the cover). The arithmetic runs in C through map(); it is the
+        # same arithmetic, in the same order, as a plain loop, so the floats (and decisions) are the same.
+        log_n = math.log(self._n + 1) + 1.0
+        minus_idf = log_n.__sub__
+        weighted: dict[str, list[float]] = {}  # field -> x, in the field's term order
+        by_term: dict[str, dict[str, float]] = {}
+        squares: dict[str, dict[str, float]] = {}
         for f, tf in vectors.items():
             if not tf:
                 continue
-            df, log_n = self._df[f], math.log(self._n + 1) + 1.0
-            idfs = [(t, w, log_n - math.log(df.get(t, 0) + 1)) for t, w in tf.items()]
-            norm = math.sqrt(sum((w * idf) ** 2 for _, w, idf in idfs))
+            idfs = list(map(minus_idf, map(math.log, map(_PLUS_ONE, map(self._df[f].get, tf, repeat(0))))))
+            raw = list(map(mul, tf.values(), idfs))
+            norm = math.sqrt(sum(map(pow, raw, repeat(2))))
             if norm > 0.0:
-                weighted[f] = [(t, w * idf / norm, idf) for t, w, idf in idfs]
+                x = list(map(truediv, raw, repeat(norm)))
+                weighted[f] = x
+                by_term[f] = dict(zip(tf, map(mul, x, idfs), strict=True))
+                squares[f] = dict(zip(tf, map(pow, x, repeat(2)), strict=True))
         if not weighted or not self._stories:
             return []
-        by_term = {f: {t: x * idf for t, x, idf in terms} for f, terms in weighted.items()}
-        unit = {f: {t: x for t, x, _ in terms} for f, terms in weighted.items()}
 
         rough: dict[str, float] = {}
-        for f, terms in weighted.items():
-            postings = self._postings[f]
-            probe = sorted(terms, key=lambda x: -x[1])[: _PROBE_TERMS[f]]
-            for t, x, _ in probe:
-                sids = postings.get(t)
+        for f, x in weighted.items():
+            postings, weight, terms = self._postings[f], FIELD_WEIGHTS[f], list(vectors[f])
+            # The highest-weighted terms, ties in term order (as a stable sort by -x would give).
+            for i in heapq.nlargest(_PROBE_TERMS[f], range(len(x)), key=x.__getitem__):
+                sids = postings.get(terms[i])
                 if not sids or len(sids) > _MAX_POSTINGS:
                     continue
                 for sid in sids:
-                    rough[sid] = rough.get(sid, 0.0) + FIELD_WEIGHTS[f] * x
+                    rough[sid] = rough.get(sid, 0.0) + weight * x[i]
         if not rough:
             return []
         seq = {sid: self._stories[sid].seq for sid in rough}
@@ -956,26 +1036,50 @@ class StoryIndex:
         ents = vectors["ent"]
         top_entity = min(ents, key=lambda e: (-ents[e], e)) if ents else None
         mine_tops = _tops(ents.items())
+        heavy = None
+        if floor is not None and "body" in weighted:
+            # The body terms above the mean unit weight, and the norm of the rest (at most 1).
+            x, cut = weighted["body"], 1.0 / math.sqrt(len(weighted["body"]))
+            pairs = zip(vectors["body"], by_term["body"].values(), x, strict=True)
+            heavy = {t: v for t, v, xt in pairs if xt >= cut}
+            light_norm = math.sqrt(math.fsum(xt * xt for xt in x if xt < cut))
+            # A centroid term's IDF is at most L - log 2 (its story has it, so its df is at least 1).
+            idf_max = log_n - math.log(2.0)
+            floor_z = _logit(floor[1]) - _BOUND_MARGIN
         out = []
         for sid in sorted(candidates, key=seq.__getitem__):
             s = self._stories[sid]
+            if s is exclude:
+                continue
             cos, cover = {}, {}
             for f in FIELD_WEIGHTS:
-                norm = self._norm(s, f)
-                if f not in weighted or norm <= 0.0:
+                norm = self._norm(s, f) if f in weighted else 0.0
+                if norm <= 0.0:
                     cos[f] = cover[f] = 0.0
-                    continue
-                centroid, mine = s.fields[f], by_term[f]
-                # The key intersection runs in C; only shared terms cost a Python step. Set order depends on
-                # the hash seed, so fsum (exactly rounded, order-free) keeps decisions equal in every process.
-                shared = mine.keys() & centroid.keys()
-                cos[f] = math.fsum(mine[t] * centroid[t][1] for t in shared) / norm
-                cover[f] = math.fsum(unit[f][t] ** 2 for t in shared)
+                elif f == "body" and heavy is not None:
+                    cos[f] = cover[f] = None  # bounded first, below
+                else:
+                    cos[f], cover[f] = _cosine_cover(by_term[f], squares[f], s.fields[f], norm)
             has_ent = "ent" in weighted and s.sums["ent"][0] > 0.0
             top_in = 1.0 if top_entity is not None and top_entity in s.entities else 0.0
             gap = self._gap_days(s, ts)
             kinds = _kind_features(mine_tops, ents, _story_tops(s), s.fields["ent"])
-            out.append((s, _features(cos, cover, has_ent, top_in, body_terms, gap, len(s.articles), kinds)))
+            rest = (has_ent, top_in, body_terms, gap, len(s.articles), kinds)
+            if cos["body"] is None:
+                norm = self._norm(s, "body")
+                part_cos, part_cover = _cosine_cover(heavy, squares["body"], s.fields["body"], norm)
+                # Cauchy-Schwarz: the light terms add at most |light| * |centroid under current IDF| / norm.
+                light = light_norm * idf_max * math.sqrt(s.sums["body"][0]) / norm * (1.0 + _BOUND_MARGIN)
+                low = _features({**cos, "body": part_cos}, {**cover, "body": part_cover}, *rest)
+                high = _features(
+                    {**cos, "body": part_cos + light}, {**cover, "body": part_cover + light_norm**2}, *rest
+                )
+                if _upper_logit(floor[0], low, high) < floor_z:
+                    continue
+                cos["body"], cover["body"] = _cosine_cover(
+                    by_term["body"], squares["body"], s.fields["body"], norm
+                )
+            out.append((s, _features(cos, cover, *rest)))
         return out
 
     def _best_story(self, vectors: dict[str, dict[str, float]], ts: datetime) -> _Story | None:
@@ -1119,40 +1223,24 @@ class StoryIndex:
         # report in ``_reports`` unless dedup ties it to another).
         outlet = {a["id"]: a["source"] for a in arts if a["source"]}
         report = _reports(arts)
-        ranked = sorted(enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0]))[:_TOP_ENTITIES]
+        ranked = heapq.nsmallest(
+            _TOP_ENTITIES, enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0])
+        )
         top = [
             StoryEntity.model_construct(entity_id=eid, canonical=c, label=lab, articles=n)
             for _, (eid, (c, lab, n)) in ranked
         ]
 
         facts, conflicts, corroborated = [], [], []
-        for claim in s.claims:
-            values = []
-            for v in claim["values"]:
-                ids = v["article_ids"]
-                # Built from the index's own checked data: construct, not validate, on this per-article path.
-                values.append(
-                    ClaimValue.model_construct(
-                        value=v["value"],
-                        high=v["high"],
-                        qualifier=v["qualifier"],
-                        text=v["text"],
-                        article_ids=list(ids),
-                        sources=list(dict.fromkeys(outlet[i] for i in ids if i in outlet)),
-                        independent_reports=len({report[i] for i in ids}),
-                    )
-                )
-            if claim.get("label") is None:
-                claim["label"] = _claim_label(claim)
-            fc = FactClaim.model_construct(
-                claim=claim["label"], counted=claim["counted"], unit=claim["unit"], values=values
-            )
+        while len(s.built) < len(s.claims):
+            s.built.append({"values": []})
+        for claim, built in zip(s.claims, s.built, strict=True):
+            fc, conflict, agreed = _snapshot_claim(claim, built, outlet, report)
             facts.append(fc)
-            if _is_conflict(claim["values"]):
+            if conflict:
                 conflicts.append(fc)
-            agreed = [v for v in values if v.independent_reports >= 2]
-            if agreed:
-                corroborated.append(fc.model_copy(update={"values": agreed}))
+            if agreed is not None:
+                corroborated.append(agreed)
         return StorySnapshot(
             story_id=s.story_id,
             title=_title(arts),
@@ -1165,6 +1253,53 @@ class StoryIndex:
             conflicts=conflicts,
             corroborated=corroborated,
         )
+
+
+def _snapshot_claim(
+    claim: dict[str, Any], built: dict[str, Any], outlet: dict[str, str], report: dict[str, str]
+) -> tuple[FactClaim, bool, FactClaim | None]:
+    """Return a claim's FactClaim, whether it is a conflict, and its corroborated values (None: none).
+
+    ``built`` keeps what was built last time, with what it was built from: a value's article count and its
+    independent reports (its article list only grows; the reports can merge as articles arrive), the claim's
+    label. What did not change is reused, so a snapshot of a long story costs little per untouched claim.
+    Built from the index's own checked data: construct, not validate, on this per-article path.
+    """
+    values_built = built["values"]
+    changed = len(values_built) != len(claim["values"]) or claim.get("label") is None
+    values = []
+    for i, v in enumerate(claim["values"]):
+        ids = v["article_ids"]
+        key = (len(ids), len({report[a] for a in ids}))
+        if i < len(values_built) and values_built[i][0] == key:
+            values.append(values_built[i][1])
+            continue
+        value = ClaimValue.model_construct(
+            value=v["value"],
+            high=v["high"],
+            qualifier=v["qualifier"],
+            text=v["text"],
+            article_ids=list(ids),
+            sources=list(dict.fromkeys(outlet[a] for a in ids if a in outlet)),
+            independent_reports=key[1],
+        )
+        if i < len(values_built):
+            values_built[i] = (key, value)
+        else:
+            values_built.append((key, value))
+        values.append(value)
+        changed = True
+    if changed or "claim" not in built:
+        if claim.get("label") is None:
+            claim["label"] = _claim_label(claim)
+        fc = FactClaim.model_construct(
+            claim=claim["label"], counted=claim["counted"], unit=claim["unit"], values=values
+        )
+        agreed = [v for v in values if v.independent_reports >= 2]
+        built["claim"] = fc
+        built["conflict"] = _is_conflict(claim["values"])
+        built["agreed"] = fc.model_copy(update={"values": agreed}) if agreed else None
+    return built["claim"], built["conflict"], built["agreed"]
 
 
 def _title(articles: list[dict[str, Any]]) -> str:

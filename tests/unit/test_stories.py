@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import stories as stories_module
 from pipeline.stories import StoryIndex, _interval
 from schemas.models import Dedup, Entity, Facts, FactsArticle, Quantity, StorySnapshot
 from tests.conftest import SHARED_DATA
@@ -875,3 +876,51 @@ def test_a_merged_story_ends_with_a_snapshot_that_points_at_its_survivor() -> No
     listed = Counter(a for s in latest.values() if s.merged_into is None for a in s.article_ids)
     assert set(listed) == {a.article_id for a in articles}
     assert set(listed.values()) == {1}
+
+
+def test_merge_check_bounds_skip_only_candidates_that_cannot_merge() -> None:
+    # _candidates with a floor skips a candidate when a bound on its merge probability stays below the
+    # threshold: every skipped one must score below it in full, and the rest keep their exact features.
+    if not ECBPLUS.exists():
+        pytest.skip(f"{ECBPLUS} not present")
+    articles, _ = ecbplus_articles(limit=300)
+    checks: Counter[tuple[float, str]] = Counter()
+
+    class Checked(StoryIndex):
+        def _candidates(  # type: ignore[no-untyped-def]
+            self, vectors, ts, body_terms=None, floor=None, exclude=None
+        ):
+            kept = super()._candidates(vectors, ts, body_terms, floor, exclude)
+            if floor is None:
+                return kept
+            full = [(s, x) for s, x in super()._candidates(vectors, ts, body_terms) if s is not exclude]
+            # Lower floors too, where many candidates sit near the floor: a bound too low would show there.
+            for p in (floor[1], 0.3, 0.05, 0.005):
+                bounded = super()._candidates(vectors, ts, body_terms, ("merge", p), exclude)
+                features = {s.story_id: x for s, x in bounded}
+                for s, x in full:
+                    if s.story_id in features:
+                        assert features[s.story_id] == x
+                        checks[p, "kept"] += 1
+                    else:
+                        assert stories_module._merge_probability(x) < p
+                        checks[p, "skipped"] += 1
+            return kept
+
+    checked, plain = Checked(), StoryIndex()
+    assert [checked.tag(a).model_dump() for a in articles] == [plain.tag(a).model_dump() for a in articles]
+    # At the merge threshold most candidates are skipped; at a floor of 0.05 some still are.
+    assert checks[0.7, "skipped"] > checks[0.7, "kept"] > 0
+    assert checks[0.05, "skipped"] > 0
+
+
+def test_snapshots_reuse_what_did_not_change() -> None:
+    # A snapshot reuses the claims built for the story's previous snapshot; it must equal one built afresh.
+    articles = [*seed_articles(), *ecbplus_articles(limit=150)[0]] if ECBPLUS.exists() else seed_articles()
+    index = StoryIndex()
+    for article in articles:
+        snapshot = index.tag(article)
+        story = index._stories[snapshot.story_id]
+        kept, story.built = story.built, []
+        assert index._snapshot(story) == snapshot
+        story.built = kept
