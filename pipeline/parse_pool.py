@@ -4,9 +4,9 @@ spaCy's parse is most of the pipeline's time, and a long article's parse is most
 one process it holds the GIL, so neither a second thread nor the event loop gets far meanwhile. A
 ``ParsePool`` keeps N children (``python -m pipeline.parse_pool``), each with the facts stage's spaCy
 pipeline loaded, and parses a long article's headline and paragraphs as up to N contiguous runs, one per
-child, at once (a short one in process). The docs come back as spaCy ``DocBin`` bytes (tokens, tags, parse, entities and span groups; no
-pickle) and are read into the parent's vocab, where ``FactExtractor.assemble`` takes them as if parsed
-in process.
+child, at once (a short one, under 800 characters, in process). The docs come back as spaCy ``DocBin``
+bytes (tokens, tags, parse, entities and span groups; no pickle) and are read into the parent's vocab,
+where ``FactExtractor.assemble`` takes them as if parsed in process.
 
 Frames on the children's stdin and stdout: a 4-byte big-endian length, then a JSON list of texts in, or a
 ``DocBin`` out. A child's own prints go to stderr (the worker's log). A child exits when its stdin closes,
@@ -42,8 +42,11 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">I")
 _READY = b"ready"
 # Characters per child an article must bring to be split: a shorter one is parsed in process, where it costs
-# less than the trip (measured on GVA: about 13 ms an article there and back).
-SPLIT_CHARS = 2000
+# less than the trip (about 13 ms an article there and back, on GVA). 400 (an article of 800 characters or
+# more goes to two children) against 2000, `copydesk bench gva_dev.jsonl --articles 200`, runs alternated on
+# the 2-core machine: pipeline 3.95 and 4.25 articles/s against 3.50 and 3.80, p99 0.90 and 0.93 s against
+# 1.03 and 1.07 s, facts hop median 185 ms against 204-210 ms.
+SPLIT_CHARS = 400
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:

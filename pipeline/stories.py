@@ -500,6 +500,9 @@ def _features(
     the article's most mentioned entity is in the story; whether entities can be compared at all; the time
     gap to the story's span (log days); the story's size (log articles); and a short-body flag with its
     interactions, since a headline's cosines run lower against any centroid.
+
+    Every feature is nondecreasing in each cosine and cover: ``_candidates`` bounds a pair's features by
+    calling this at a cosine's lower and upper bounds, so a new feature must keep that property.
     """
     short = 1.0 if body_terms < _SHORT_TERMS else 0.0
     return [
