@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from pipeline.facts import FactExtractor
-from pipeline.parse_pool import ParsePool, split_runs
+from pipeline.parse_pool import ParsePool, _pack_docs, _unpack_docs, split_runs
 from tests.unit.test_facts import article
 
 SEEDS = ["000", "001", "002", "003", "004"]
@@ -48,6 +48,27 @@ def test_the_pool_gives_the_facts_of_a_parse_in_process(extractor, pool) -> None
         assert [d.text for d in docs] == extractor.texts(a)
         assert [d.to_json() for d in docs] == [d.to_json() for d in extractor.parse(a)]
         assert extractor.assemble(a, docs) == extractor.extract(a)
+
+
+def _span_groups(doc) -> dict[str, list[tuple[int, int, str]]]:
+    return {name: [(s.start, s.end, s.label_) for s in group] for name, group in doc.spans.items()}
+
+
+def test_docs_cross_with_their_span_groups(extractor) -> None:
+    texts = extractor.texts(article("001"))
+    docs = list(extractor.nlp.pipe(texts))
+    docs[0].spans["extra"] = [docs[0][0:2]]
+    docs[0].spans["extra"][0].label_ = "X"
+    want = [(d.to_json(), _span_groups(d)) for d in docs]
+    assert any(d.spans.get("ontonotes") for d in docs)  # the facts stage's stash is among them
+
+    got = _unpack_docs(_pack_docs(docs), extractor.nlp.vocab)
+
+    assert [(d.to_json(), _span_groups(d)) for d in got] == want
+    payload = _pack_docs(got)
+    docbin_end = 4 + int.from_bytes(payload[:4], "big")
+    with pytest.raises(ValueError, match="span groups for 0 of"):
+        _unpack_docs(payload[:docbin_end] + b"[]", extractor.nlp.vocab)
 
 
 def test_a_short_article_is_parsed_in_process(extractor) -> None:
