@@ -241,10 +241,24 @@ class PartitionAliases(MutableMapping[str, str]):
     their order, which makes entity ids the same with one worker or many (for a given partition count). Keys
     are ``<partition>:<alias key>``, so the in-memory store of the tests keeps partitions apart as rocksdb does.
     Use it only inside an agent's event (table writes need one).
+
+    Each entry is ``[canonical, seq]``, the dedupe number of the article that wrote it, and ``begin(seq)``
+    says which article reads next: it sees the entries of earlier articles and its own writes, never those
+    of later ones. After a crash faust redelivers the articles after the last committed offset, while the
+    table (restored from its changelog) may already hold what they and the articles after them wrote: a
+    redelivered article then reads the memory it read the first time, and gets the same entity ids. Entries
+    of an unsequenced article (seq 0) and plain-string entries of earlier versions are seen by every article.
     """
 
-    def __init__(self, table: MutableMapping[str, str]) -> None:
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
         self.table = table
+        self._seq = 0
+        self._own: dict[str, str] = {}
+
+    def begin(self, seq: int) -> None:
+        """Start reading for the article numbered ``seq`` (0: unsequenced, sees every entry)."""
+        self._seq = seq
+        self._own = {}
 
     def _prefix(self) -> str:
         event = current_event()
@@ -252,18 +266,33 @@ class PartitionAliases(MutableMapping[str, str]):
             raise RuntimeError("the alias memory is per partition: use it while an agent handles an event")
         return f"{event.message.partition}:"
 
+    def _visible(self, entry: Any) -> str | None:
+        if isinstance(entry, str):
+            return entry
+        value, seq = entry
+        return value if not self._seq or seq < self._seq else None
+
     def __getitem__(self, key: str) -> str:
-        return self.table[self._prefix() + key]
+        if key in self._own:
+            return self._own[key]
+        value = self._visible(self.table[self._prefix() + key])
+        if value is None:
+            raise KeyError(key)  # written by a later article: not there yet for this one
+        return value
 
     def __setitem__(self, key: str, value: str) -> None:
-        self.table[self._prefix() + key] = value
+        self._own[key] = value
+        self.table[self._prefix() + key] = [value, self._seq]
 
     def __delitem__(self, key: str) -> None:
+        self._own.pop(key, None)
         del self.table[self._prefix() + key]
 
     def __iter__(self) -> Iterator[str]:
         prefix = self._prefix()
-        return (key[len(prefix) :] for key in list(self.table.keys()) if key.startswith(prefix))
+        keys = [key[len(prefix) :] for key, entry in list(self.table.items()) if key.startswith(prefix)
+                and (key[len(prefix) :] in self._own or self._visible(entry) is not None)]  # fmt: skip
+        return iter(keys)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -421,6 +450,8 @@ def build_app(
             # them). A long article's paragraphs are parsed in the parse processes, in parallel
             # (FACTS__PARSE_PROCESSES). The alias memory is read and written back here, in the event's context.
             docs = await asyncio.to_thread(parse, article)
+            if isinstance(extractor.aliases, PartitionAliases):
+                extractor.aliases.begin(article.seq)  # what an earlier article taught, even on a redelivery
             facts = extractor.assemble(article, docs)
             metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
             record = FactsArticle(**dict(article), facts=facts)

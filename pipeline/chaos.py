@@ -1,12 +1,14 @@
 """``copydesk chaos``: kill -9 the worker at random points (and optionally stall the broker) while a real
 corpus streams through, then compare the sink with an uninterrupted run of the same input.
 
-Nothing may be lost, nothing doubled, and every article must get the same dedup relation and story id.
+Nothing may be lost, nothing doubled, and every article must get the same dedup relation, facts and story
+id.
 A supervisor loop restarts any process that died, as systemd or Kubernetes would.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import signal
 import time
@@ -20,7 +22,7 @@ from schemas import RawArticle
 
 __all__ = ["ChaosResult", "Outcome", "compare", "run_chaos"]
 
-Outcome = dict[str, tuple[str, str | None, str]]  # article_id -> (relation, of, story_id)
+Outcome = dict[str, tuple[str, str | None, str, str]]  # article_id -> (relation, of, story_id, facts digest)
 
 
 @dataclass
@@ -50,19 +52,26 @@ class ChaosResult:
 
 
 def _outcome(stack: LocalStack) -> tuple[Outcome, list[str]]:
-    """Return each article's (relation, of, story) and the ids that appear in stories more than once."""
-    outcome = {a.article_id: (a.dedup.relation, a.dedup.of, a.story_id) for a in stack.store.articles()}
+    """Return each article's (relation, of, story, facts digest) and the ids in stories more than once."""
+    outcome = {
+        a.article_id: (a.dedup.relation, a.dedup.of, a.story_id, _digest(a.facts.model_dump_json()))
+        for a in stack.store.articles()
+    }
     seen: dict[str, int] = {}
     for story in stack.store.stories():
         for article_id in story.article_ids:
             seen[article_id] = seen.get(article_id, 0) + 1
     doubled = sorted(article_id for article_id, count in seen.items() if count > 1)
-    doubled += sorted(a for a, (_, of, _) in outcome.items() if of == a)  # a duplicate of itself
+    doubled += sorted(a for a, (_, of, _, _) in outcome.items() if of == a)  # a duplicate of itself
     return outcome, doubled
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def compare(expected: Outcome, actual: Outcome) -> tuple[list[str], list[str]]:
-    """Return the article_ids lost and those whose relation, original or story differ."""
+    """Return the article_ids lost and those whose relation, original, story or facts differ."""
     lost = sorted(set(expected) - set(actual))
     mismatched = sorted(a for a in expected.keys() & actual.keys() if expected[a] != actual[a])
     return lost, mismatched

@@ -782,7 +782,9 @@ class StoryIndex:
             for f, terms in story.fields.items()
         }
         body_terms = sum(1 for _t, (c, _w) in story.fields["body"].items() if c * 2 >= n) or len(vectors["body"])
-        return self._candidates(vectors, ts, body_terms, floor=("merge", self.merge_threshold), exclude=story)
+        # A threshold of 1 never merges (``tag`` does not ask): all candidates come back, unbounded (training).
+        floor = ("merge", self.merge_threshold) if self.merge_threshold < 1.0 else None
+        return self._candidates(vectors, ts, body_terms, floor=floor, exclude=story)
 
     def _absorb(self, old: _Story, young: _Story) -> None:
         """Move every article of ``young`` into ``old`` and close ``young`` (its last snapshot, which points

@@ -352,7 +352,8 @@ async def test_facts_extracts_people_and_quantities(watch, pipeline, outboxes, s
     ]
     # The extractor remembers names in the worker's alias table, written from inside the agent, in the
     # alias memory of the event's partition of copydesk.deduped.
-    assert pipeline.app.tables[ALIAS_TABLE]["0:person:lopez obrador"] == LOPEZ_OBRADOR
+    # Each entry names the article (by dedupe's number) that taught it.
+    assert pipeline.app.tables[ALIAS_TABLE]["0:person:lopez obrador"] == [LOPEZ_OBRADOR, deduped.seq]
 
 
 async def test_facts_alias_memory_is_per_partition(watch, pipeline, outboxes, seed_deduped):
@@ -365,6 +366,33 @@ async def test_facts_alias_memory_is_per_partition(watch, pipeline, outboxes, se
 
     keys = list(pipeline.app.tables[ALIAS_TABLE].keys())
     assert keys and all(key.startswith("2:") for key in keys)
+
+
+async def test_a_redelivered_article_reads_the_alias_memory_it_read_first(
+    watch, pipeline, outboxes, seed_deduped
+):
+    # After a crash faust redelivers what follows the last commit, while the alias table already holds what
+    # later articles taught: a bare "Blinken" must not become the full name a later article gave.
+    full = seed_deduped["000"]  # "Secretary of State Antony Blinken"
+    bare = full.model_copy(
+        update={
+            "article_id": "bare-1",
+            "headline": "Blinken in Mexico",
+            "body": "Blinken said on Tuesday that the talks in Mexico City went well.",
+            "paragraphs": ["Blinken said on Tuesday that the talks in Mexico City went well."],
+            "seq": full.seq - 1 if full.seq > 1 else 1,
+        }
+    )
+    full = full.model_copy(update={"seq": bare.seq + 1})
+    async with watch.test_context(pipeline.agents["facts"]) as agent:
+        for article in (bare, full, bare):  # the last one: a redelivery
+            await agent.put(encode(article), key=article.article_id.encode(), partition=0)
+        await outboxes[FACTS].wait_for(3)
+
+    first, _full, again = outboxes[FACTS].records(FactsArticle)
+    people = [e.entity_id for e in first.facts.entities if e.label == "PERSON"]
+    assert people == [entity_id("Blinken", "PERSON")]  # nothing taught the full name before it
+    assert again.facts == first.facts
 
 
 # --- stories: copydesk.facts -> wire.enriched + wire.stories ------------------------------------------------
