@@ -572,6 +572,8 @@ _DURATION_RE = re.compile(  # "32 hours", "the past two years", "months", "sever
     rf"(?:{_NUM_WORD}[\s-]+{_TIME_UNITS}|(?:(?:several|a few|few|many|some)\s+)?{_PLURAL_TIME_UNITS})"
     rf"(?:['\u2019]s?)?$"
 )
+_YEAR_RE = re.compile(r"1[89]\d\d|20\d\d|21\d\d")
+_AGE_RE = re.compile(r"(?:aged?|ages)\s+\d+|\d+\s+(?:year|month|week|day)s?\s+old")
 _FREQUENCY_RE = re.compile(
     rf"^(?:each|every|a|per|daily|weekly|day-to-day|year-round)\b.*|.*\b{_TIME_UNITS}\s+a\b.*"
 )
@@ -746,6 +748,10 @@ def _resolve_date(text: str, base: date | None) -> str | None:
     t = fold(text.replace("\u2019", "'")).replace(" s ", "'s ")
     t = re.sub(r"^(?:the|on|in|by|since|until|of)\s+", "", t)
     t = re.sub(r"\s+s$", "", t)  # "Wednesday's" -> "wednesday"
+    if _AGE_RE.fullmatch(t):
+        return None  # "33-year-old", "age 28": an age, which the NER calls a DATE (dateparser: 5 ms for None)
+    if t.isdigit() and not _YEAR_RE.fullmatch(t):
+        return None  # "1419" (a house number, a count): dateparser would make it a year, "1419-08-12"
     years = re.findall(r"\b(1[89]\d\d|20\d\d|21\d\d)\b", t)
 
     m = re.fullmatch(r"(?:(last|this|next|past)\s+)?(" + "|".join(_WEEKDAYS) + r")", t)

@@ -150,6 +150,13 @@ def test_find_quote_spans(paragraphs: list[str], quotes: list[str]) -> None:
         ("December 5, 2023", "2023-12-05"),
         ("recent weeks", None),
         ("between May and the end of November", None),
+        # What the NER calls a DATE and is not one: a bare number (dateparser made "1419" the year 1419)
+        # and an age.
+        ("1419", None),
+        ("12", None),
+        ("33-year-old", None),
+        ("age 28", None),
+        ("10 months old", None),
     ],
 )
 def test_resolve_date_with_published_at(text: str, value: str | None) -> None:
