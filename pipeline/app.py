@@ -290,8 +290,12 @@ class PartitionAliases(MutableMapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:
         prefix = self._prefix()
-        keys = [key[len(prefix) :] for key, entry in list(self.table.items()) if key.startswith(prefix)
-                and (key[len(prefix) :] in self._own or self._visible(entry) is not None)]  # fmt: skip
+        keys = []
+        for key, entry in list(self.table.items()):
+            if key.startswith(prefix):
+                name = key[len(prefix) :]
+                if name in self._own or self._visible(entry) is not None:
+                    keys.append(name)
         return iter(keys)
 
     def __len__(self) -> int:

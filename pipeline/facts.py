@@ -573,7 +573,6 @@ _DURATION_RE = re.compile(  # "32 hours", "the past two years", "months", "sever
     rf"(?:{_NUM_WORD}[\s-]+{_TIME_UNITS}|(?:(?:several|a few|few|many|some)\s+)?{_PLURAL_TIME_UNITS})"
     rf"(?:['\u2019]s?)?$"
 )
-_YEAR_RE = re.compile(r"1[89]\d\d|20\d\d|21\d\d")
 _AGE_RE = re.compile(r"(?:aged?|ages)\s+\d+|\d+\s+(?:year|month|week|day)s?\s+old")
 _FREQUENCY_RE = re.compile(
     rf"^(?:each|every|a|per|daily|weekly|day-to-day|year-round)\b.*|.*\b{_TIME_UNITS}\s+a\b.*"
@@ -751,9 +750,9 @@ def _resolve_date(text: str, base: date | None) -> str | None:
     t = re.sub(r"\s+s$", "", t)  # "Wednesday's" -> "wednesday"
     if _AGE_RE.fullmatch(t):
         return None  # "33-year-old", "age 28": an age, which the NER calls a DATE (dateparser: 5 ms for None)
-    if t.isdigit() and not _YEAR_RE.fullmatch(t):
-        return None  # "1419" (a house number, a count): dateparser would make it a year, "1419-08-12"
     years = re.findall(r"\b(1[89]\d\d|20\d\d|21\d\d)\b", t)
+    if t.isdigit() and not years:
+        return None  # "1419" (a house number, a count): dateparser would make it a year, "1419-08-12"
 
     m = re.fullmatch(r"(?:(last|this|next|past)\s+)?(" + "|".join(_WEEKDAYS) + r")", t)
     if m:
@@ -807,8 +806,8 @@ def _resolve_date(text: str, base: date | None) -> str | None:
     if not re.search(r"\d|" + "|".join(_MONTHS), t):
         return None
     m = _MONTH_DAY_RE.fullmatch(t)
-    if m and _month_number(m.group(1)):
-        return _month_day(_month_number(m.group(1)), int(m.group(2)), m.group(3), base)
+    if m and (month := _month_number(m.group(1))):
+        return _month_day(month, int(m.group(2)), m.group(3), base)
     settings: dict[str, object] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
     if base is not None:
         settings["RELATIVE_BASE"] = datetime(base.year, base.month, base.day, 12)  # noqa: DTZ001 (dateparser wants naive)

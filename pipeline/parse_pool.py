@@ -9,11 +9,11 @@ bytes (tokens, tags, parse, entities and span groups; no pickle) and are read in
 where ``FactExtractor.assemble`` takes them as if parsed in process.
 
 Frames on the children's stdin and stdout: a 4-byte big-endian length, then a JSON list of texts in; out,
-the docs (``_pack_docs``): a ``DocBin`` without span groups, then each doc's span groups as JSON. spaCy would
-serialize span groups with srsly's msgpack, whose every call looks up its registered extensions, package
-entry points included (about 1 ms a call, two calls a doc: 3.4 ms a doc, some 70 ms for a 20-paragraph
-article, on the worker's core); the JSON side costs microseconds. A child's own prints go to stderr (the worker's log). A child exits when its stdin closes,
-so a worker killed with ``kill -9`` leaves none behind. A child that fails or dies is started again and the
+the docs (``_pack_docs``): a ``DocBin`` without span groups, then each doc's span groups as JSON. spaCy
+would serialize span groups with srsly's msgpack, whose every call looks up its registered extensions,
+package entry points included (about 1 ms a call, two calls a doc: 48 ms to read back a 20-paragraph
+article on the worker's core, 7 ms this way). A child's own prints go to stderr (the worker's log). A
+child exits when its stdin closes, so a worker killed with ``kill -9`` leaves none behind. A child that fails or dies is started again and the
 call parses in process, so a pool failure slows one article and loses nothing.
 """
 
