@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import repeat
+from itertools import filterfalse, repeat
 from operator import itemgetter, mul, truediv
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,9 @@ STATE_VERSION = 2
 # are scored exactly. Rare terms are the ones that find the right story; common terms only add work.
 _PROBE_TERMS = {"body": 12, "head": 6, "ent": 12}
 _MAX_CANDIDATES = 16
+# A grown story is compared with the others for a merge after each of its first _MERGE_CHECKS articles,
+# then about _MERGE_CHECKS times per doubling of its size (``_merge_check_due``).
+_MERGE_CHECKS = 8
 _MAX_POSTINGS = 2000  # a term in more open stories than this says nothing about which one
 _TOP_ENTITIES = 10
 _WEIGHT = itemgetter(1)  # of a centroid entry [articles with the term, summed weight]
@@ -383,11 +386,14 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 
 def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[dict[str, Any]]) -> None:
     """Add an article's quantity mentions to a story's claims: each joins the closest claim of its class."""
+    if not mentions:
+        return
+    by_cls: dict[str, list[dict[str, Any]]] = {}  # the claims of each class, in the story's order
+    for claim in claims:
+        by_cls.setdefault(claim["cls"], []).append(claim)
     for m in mentions:
         best, best_sim = None, 0.0
-        for claim in claims:
-            if claim["cls"] != m["cls"]:
-                continue
+        for claim in by_cls.get(m["cls"], ()):
             sim = _cosine(m["ctx"], claim["ctx"])
             floor = _CLAIM_JOIN_FAR if _is_far(m, claim["values"]) else _CLAIM_JOIN
             if sim >= floor and (best is None or sim > best_sim):
@@ -403,6 +409,7 @@ def _add_claims(claims: list[dict[str, Any]], article_id: str, mentions: list[di
                 "values": [],
             }
             claims.append(best)
+            by_cls.setdefault(m["cls"], []).append(best)
         best["label"] = None  # the context changes: label it again when next shown
         for st, w in m["ctx"].items():
             best["ctx"][st] = best["ctx"].get(st, 0.0) + w
@@ -562,7 +569,9 @@ _BOUND_MARGIN = 1e-6
 def _upper_logit(model: str, low: list[float], high: list[float]) -> float:
     """Return the highest logit the model gives any features between ``low`` and ``high`` (per feature)."""
     weights, bias = _models()[model]
-    return bias + math.fsum(max(w * lo, w * hi) for w, lo, hi in zip(weights, low, high, strict=True))
+    if len(low) != len(weights) or len(high) != len(weights):
+        raise ValueError(f"{len(low)} and {len(high)} features, the {model} model has {len(weights)} weights")
+    return bias + math.fsum(map(max, map(mul, weights, low), map(mul, weights, high)))
 
 
 def _cosine_cover(
@@ -632,6 +641,25 @@ def _story_tops(s: Any) -> dict[str, str]:
     return s.tops
 
 
+def _raise_tops(tops: dict[str, str], centroid: dict[str, list[Any]], updated: Iterable[str]) -> None:
+    """Update a story's ``_tops`` after the weights of the ``updated`` entity terms grew.
+
+    Weights only grow, so a term that was not updated cannot overtake its kind's old top: the new top is the
+    old one or an updated term, the same as ``_tops`` over the whole centroid would give.
+    """
+    for t in updated:
+        kind = _kind_of(t)
+        if kind is None:
+            continue
+        w, b = float(centroid[t][1]), tops.get(kind)
+        if b is None:
+            tops[kind] = t
+            continue
+        wb = float(centroid[b][1])
+        if w > wb or (w == wb and t < b):
+            tops[kind] = t
+
+
 def _kind_features(
     mine: dict[str, str], ents: dict[str, float], theirs: dict[str, str], story_ents: dict[str, Any]
 ) -> tuple[float, ...]:
@@ -645,6 +673,18 @@ def _kind_features(
     return tuple(out)
 
 # --- stories --------------------------------------------------------------------------------------------
+
+
+def _merge_check_due(size: int) -> bool:
+    """Return True when a story that just reached ``size`` articles is compared with the others for a merge.
+
+    A fragment finds its sibling early (after each of its first articles), and a large story has little left
+    to find: checking it after every article costs a comparison of its whole vector (thousands of terms) per
+    article, while checking when its size is a multiple of ``size // _MERGE_CHECKS`` costs about
+    ``_MERGE_CHECKS`` comparisons per doubling. A small fragment still checks against the large story after
+    each of its own articles.
+    """
+    return size > 1 and (size <= _MERGE_CHECKS or size % (size // _MERGE_CHECKS) == 0)
 
 
 def _timestamp(article: FactsArticle) -> datetime:
@@ -676,6 +716,7 @@ class _Story:
     # Derived, for snapshots: per claim (claims and their values only ever grow), what was built from it
     # last time and from what (``_snapshot_claim``).
     built: list[dict[str, Any]] = field(default_factory=list)
+    reports: _Reports | None = None  # derived: reports, outlets and title (None: build from the articles)
 
 
 class StoryIndex:
@@ -752,7 +793,7 @@ class StoryIndex:
         if story is None:
             story = self._new_story(article, ts)
         self._add(story, article, vectors, ts)
-        if self.merge_threshold < 1.0 and len(story.articles) > 1:
+        if self.merge_threshold < 1.0 and _merge_check_due(len(story.articles)):
             story = self._merge_similar(story, ts)
         return self._snapshot(story)
 
@@ -833,7 +874,7 @@ class StoryIndex:
                 m.update(value=v["value"], high=v["high"], qualifier=v["qualifier"], text=v["text"])
                 for aid in v["article_ids"]:
                     _add_claims(old.claims, aid, [m])
-        old.tops = None
+        old.tops = old.reports = None
         old.first_ts = min(old.first_ts, young.first_ts)
         old.last_ts = max(old.last_ts, young.last_ts)
         heapq.heappush(self._by_age, (old.last_ts.timestamp(), old.seq, old.story_id))
@@ -1004,6 +1045,8 @@ class StoryIndex:
         # same arithmetic, in the same order, as a plain loop, so the floats (and decisions) are the same.
         log_n = math.log(self._n + 1) + 1.0
         minus_idf = log_n.__sub__
+        # A centroid's norm under the current IDF (``_norm``), with the same operations in the same order.
+        l_sq, l_twice = log_n * log_n, 2.0 * log_n
         weighted: dict[str, list[float]] = {}  # field -> x, in the field's term order
         by_term: dict[str, dict[str, float]] = {}
         squares: dict[str, dict[str, float]] = {}
@@ -1047,7 +1090,7 @@ class StoryIndex:
             x, cut = weighted["body"], 1.0 / math.sqrt(len(weighted["body"]))
             pairs = zip(vectors["body"], by_term["body"].values(), x, strict=True)
             heavy = {t: v for t, v, xt in pairs if xt >= cut}
-            light_norm = math.sqrt(math.fsum(xt * xt for xt in x if xt < cut))
+            light_norm = math.sqrt(math.fsum(map(pow, filterfalse(cut.__le__, x), repeat(2))))
             # A centroid term's IDF is at most L - log 2 (its story has it, so its df is at least 1).
             idf_max = log_n - math.log(2.0)
             floor_z = _logit(floor[1]) - _BOUND_MARGIN
@@ -1056,9 +1099,13 @@ class StoryIndex:
             s = self._stories[sid]
             if s is exclude:
                 continue
-            cos, cover = {}, {}
+            cos, cover, norms = {}, {}, {}
             for f in FIELD_WEIGHTS:
-                norm = self._norm(s, f) if f in weighted else 0.0
+                if f in weighted:
+                    a, b, c = s.sums[f]
+                    norm = norms[f] = math.sqrt(max(l_sq * a - l_twice * b + c, 0.0))
+                else:
+                    norm = 0.0
                 if norm <= 0.0:
                     cos[f] = cover[f] = 0.0
                 elif f == "body" and heavy is not None:
@@ -1071,7 +1118,7 @@ class StoryIndex:
             kinds = _kind_features(mine_tops, ents, _story_tops(s), s.fields["ent"])
             rest = (has_ent, top_in, body_terms, gap, len(s.articles), kinds)
             if cos["body"] is None:
-                norm = self._norm(s, "body")
+                norm = norms["body"]
                 part_cos, part_cover = _cosine_cover(heavy, squares["body"], s.fields["body"], norm)
                 # Cauchy-Schwarz: the light terms add at most |light| * |centroid under current IDF| / norm.
                 light = light_norm * idf_max * math.sqrt(s.sums["body"][0]) / norm * (1.0 + _BOUND_MARGIN)
@@ -1123,6 +1170,8 @@ class StoryIndex:
                 "of": article.dedup.of,
             }
         )
+        if s.reports is not None:
+            s.reports.add(s.articles[-1])
         self._story_of[article.article_id] = s.story_id
         self._n += 1
         log = math.log
@@ -1155,7 +1204,8 @@ class StoryIndex:
                 sums[2] += w2 * l_new * l_new
             if full:
                 self._renorm(s, f)
-        s.tops = None
+        if s.tops is not None:
+            _raise_tops(s.tops, s.fields["ent"], vectors["ent"])
         seen = set()
         for e in article.facts.entities:
             if e.entity_id in seen:
@@ -1226,8 +1276,10 @@ class StoryIndex:
         arts = s.articles
         # A feed is not an outlet: an article that names none adds no source (it still counts as its own
         # report in ``_reports`` unless dedup ties it to another).
-        outlet = {a["id"]: a["source"] for a in arts if a["source"]}
-        report = _reports(arts)
+        if s.reports is None:
+            s.reports = _Reports(arts)
+        report = s.reports
+        outlet = report.outlet
         ranked = heapq.nsmallest(
             _TOP_ENTITIES, enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0])
         )
@@ -1248,7 +1300,7 @@ class StoryIndex:
                 corroborated.append(agreed)
         return StorySnapshot(
             story_id=s.story_id,
-            title=_title(arts),
+            title=report.title,
             first_seen=s.first_ts,
             last_updated=s.last_ts,
             article_ids=[a["id"] for a in arts],
@@ -1261,7 +1313,7 @@ class StoryIndex:
 
 
 def _snapshot_claim(
-    claim: dict[str, Any], built: dict[str, Any], outlet: dict[str, str], report: dict[str, str]
+    claim: dict[str, Any], built: dict[str, Any], outlet: dict[str, str], report: _Reports
 ) -> tuple[FactClaim, bool, FactClaim | None]:
     """Return a claim's FactClaim, whether it is a conflict, and its corroborated values (None: none).
 
@@ -1329,32 +1381,60 @@ def _is_cut_lede(headline: str, body: str) -> bool:
     return bool(stem) and stem in " ".join(body[: len(head) + 400].split())
 
 
-def _reports(articles: list[dict[str, Any]]) -> dict[str, str]:
-    """Return each article's report: copies, spins and updates join their original; an outlet is one."""
-    parent = {a["id"]: a["id"] for a in articles}
+class _Reports:
+    """A story's reports, outlets and title, kept up to date as its articles arrive (``add``).
 
-    def find(x: str) -> str:
+    A report is what an article repeats: copies, spins and updates join their original, and an outlet's
+    articles are one report. ``self[article_id]`` is the smallest article id of the article's report (union
+    by smallest id: the same for any arrival order). A copy that arrives before its original waits for it.
+    The title is the headline ``_title`` picks. Derived state: built again from the articles after a merge
+    or a restore, so a snapshot costs little per article already in the story.
+    """
+
+    def __init__(self, articles: Iterable[dict[str, Any]] = ()) -> None:
+        self.parent: dict[str, str] = {}
+        self.by_source: dict[str, str] = {}  # outlet (lowercased) -> its first article
+        self.waiting: dict[str, list[str]] = {}  # an original not in the story yet -> its copies
+        self.outlet: dict[str, str] = {}  # article id -> outlet, for the articles that name one
+        self.title_key: tuple[bool, bool, int] | None = None  # _title's ranking key of the title's article
+        self.title = ""
+        self.size = 0
+        for a in articles:
+            self.add(a)
+
+    def add(self, a: dict[str, Any]) -> None:
+        aid = a["id"]
+        key = (a.get("cut_lede", False), a["relation"] in _SPIN_RELATIONS, self.size)
+        self.size += 1
+        if self.title_key is None or key < self.title_key:
+            self.title_key, self.title = key, a["headline"]
+        self.parent[aid] = aid
+        if a["relation"] in _COPY_RELATIONS and a["of"] is not None:
+            if a["of"] in self.parent:
+                self._union(aid, a["of"])
+            else:
+                self.waiting.setdefault(a["of"], []).append(aid)
+        for copy in self.waiting.pop(aid, ()):
+            self._union(copy, aid)
+        if a["source"]:
+            self.outlet[aid] = a["source"]
+            src = a["source"].strip().lower()
+            if src in self.by_source:
+                self._union(aid, self.by_source[src])
+            else:
+                self.by_source[src] = aid
+
+    def __getitem__(self, x: str) -> str:
+        parent = self.parent
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    def union(x: str, y: str) -> None:
-        rx, ry = find(x), find(y)
+    def _union(self, x: str, y: str) -> None:
+        rx, ry = self[x], self[y]
         if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)
-
-    by_source: dict[str, str] = {}
-    for a in articles:
-        if a["relation"] in _COPY_RELATIONS and a["of"] in parent:
-            union(a["id"], a["of"])
-        if a["source"]:
-            key = a["source"].strip().lower()
-            if key in by_source:
-                union(a["id"], by_source[key])
-            else:
-                by_source[key] = a["id"]
-    return {a["id"]: find(a["id"]) for a in articles}
+            self.parent[max(rx, ry)] = min(rx, ry)
 
 
 def _is_conflict(values: list[dict[str, Any]]) -> bool:

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import stories as stories_module
 from pipeline.stories import StoryIndex, _interval
@@ -921,6 +923,81 @@ def test_snapshots_reuse_what_did_not_change() -> None:
     for article in articles:
         snapshot = index.tag(article)
         story = index._stories[snapshot.story_id]
-        kept, story.built = story.built, []
+        # Claims, reports, title and the main entities per kind, all kept up to date, against built anew.
+        kept = story.built, story.reports, story.tops
+        tops = None if story.tops is None else dict(story.tops)
+        story.built, story.reports, story.tops = [], None, None
         assert index._snapshot(story) == snapshot
-        story.built = kept
+        if tops is not None:
+            assert stories_module._story_tops(story) == tops
+        story.built, story.reports, story.tops = kept
+
+
+def _reports_in_full(articles: list[dict[str, object]]) -> dict[str, str]:
+    # What a snapshot computed over the whole story before _Reports kept it up to date.
+    parent = {a["id"]: a["id"] for a in articles}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    by_source: dict[str, str] = {}
+    for a in articles:
+        pairs = []
+        if (
+            a["relation"] in ("exact_duplicate", "near_duplicate", "paraphrase", "update")
+            and a["of"] in parent
+        ):
+            pairs.append(a["of"])
+        if a["source"]:
+            key = str(a["source"]).strip().lower()
+            pairs.append(by_source.setdefault(key, str(a["id"])))
+        for other in pairs:
+            rx, ry = find(str(a["id"])), find(str(other))
+            if rx != ry:
+                parent[max(rx, ry)] = min(rx, ry)
+    return {str(a["id"]): find(str(a["id"])) for a in articles}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["unique", "exact_duplicate", "near_duplicate", "paraphrase", "update"]),
+            st.integers(0, 11),
+            st.sampled_from([None, "", "AP", " ap", "Reuters", "BBC News"]),
+            st.booleans(),
+        ),
+        max_size=12,
+    ),
+    st.permutations(range(12)),
+)
+def test_reports_kept_as_articles_arrive_equal_reports_built_from_the_whole_story(rows, names) -> None:
+    # Copies may arrive before their originals, or point at articles never in the story; ids are not in
+    # arrival order. After every article, the kept reports, outlets and title equal those of the whole list.
+    articles = [
+        {
+            "id": f"a{names[i]:02d}",
+            "relation": relation,
+            "of": f"a{names[of]:02d}" if relation != "unique" else None,
+            "source": source,
+            "headline": f"headline {i}",
+            "cut_lede": cut,
+        }
+        for i, (relation, of, source, cut) in enumerate(rows)
+    ]
+    kept = stories_module._Reports()
+    for n, article in enumerate(articles, 1):
+        kept.add(article)
+        prefix = articles[:n]
+        assert {a["id"]: kept[a["id"]] for a in prefix} == _reports_in_full(prefix)
+        assert kept.outlet == {a["id"]: a["source"] for a in prefix if a["source"]}
+        assert kept.title == stories_module._title(prefix)
+
+
+def test_a_story_checks_for_a_merge_after_its_first_articles_then_about_eight_times_per_doubling() -> None:
+    due = [n for n in range(1, 200) if stories_module._merge_check_due(n)]
+    assert due[:19] == [*range(2, 17), 18, 20, 22, 24]
+    for low in (16, 32, 64):
+        assert 7 <= sum(1 for n in due if low <= n < 2 * low) <= 9
