@@ -12,7 +12,8 @@ logistic regression over per-field cosines, per-field cover (the share of the ar
 terms the story has), the time gap and the story's size (``_FEATURES``; weights in
 ``data/stories_join.json``, trained on ECB+, GVA and UCI dev streams) gives the probability that the
 article belongs to each candidate, and the article joins the likeliest one when that probability reaches
-``join_threshold``. After each join the story is compared with the other open stories the same way, and a
+``join_threshold``. After a join the story is compared with the other open stories the same way (after
+each of its first articles, then about eight times per doubling of its size: ``_merge_check_due``), and a
 second logistic regression over the same features, trained on the story pairs an online run compares,
 merges two fragments of one story (started apart by short or early articles) when its probability reaches
 ``merge_threshold``. Stories close after ``quiet_hours`` without news, which is what keeps two incidents of
