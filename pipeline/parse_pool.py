@@ -13,8 +13,9 @@ the docs (``_pack_docs``): a ``DocBin`` without span groups, then each doc's spa
 would serialize span groups with srsly's msgpack, whose every call looks up its registered extensions,
 package entry points included (about 1 ms a call, two calls a doc: 48 ms to read back a 20-paragraph
 article on the worker's core, 7 ms this way). A child's own prints go to stderr (the worker's log). A
-child exits when its stdin closes, so a worker killed with ``kill -9`` leaves none behind. A child that fails or dies is started again and the
-call parses in process, so a pool failure slows one article and loses nothing.
+child exits when its stdin closes, so a worker killed with ``kill -9`` leaves none behind. A child that
+fails or dies is started again and the call parses in process, so a pool failure slows one article and
+loses nothing.
 """
 
 from __future__ import annotations

@@ -648,17 +648,7 @@ def _raise_tops(tops: dict[str, str], centroid: dict[str, list[Any]], updated: I
     Weights only grow, so a term that was not updated cannot overtake its kind's old top: the new top is the
     old one or an updated term, the same as ``_tops`` over the whole centroid would give.
     """
-    for t in updated:
-        kind = _kind_of(t)
-        if kind is None:
-            continue
-        w, b = float(centroid[t][1]), tops.get(kind)
-        if b is None:
-            tops[kind] = t
-            continue
-        wb = float(centroid[b][1])
-        if w > wb or (w == wb and t < b):
-            tops[kind] = t
+    tops.update(_tops((t, centroid[t][1]) for t in (*tops.values(), *updated)))
 
 
 def _kind_features(
@@ -674,6 +664,13 @@ def _kind_features(
     return tuple(out)
 
 # --- stories --------------------------------------------------------------------------------------------
+
+
+def _centroid_norm(sums: list[float], l_sq: float, l_twice: float) -> float:
+    """Return a centroid's norm under the current IDF from its three sums (``_Story.sums``), given L^2 and 2L
+    (L = log(n + 1) + 1, n the articles in open stories)."""
+    a, b, c = sums
+    return math.sqrt(max(l_sq * a - l_twice * b + c, 0.0))
 
 
 def _merge_check_due(size: int) -> bool:
@@ -891,12 +888,6 @@ class StoryIndex:
             c += w2 * lt * lt
         s.sums[f] = [a, b, c]
 
-    def _norm(self, s: _Story, f: str) -> float:
-        """Return the norm of a story's centroid in field ``f`` under the current IDF."""
-        a, b, c = s.sums[f]
-        big_l = math.log(self._n + 1) + 1.0
-        return math.sqrt(max(big_l * big_l * a - 2.0 * big_l * b + c, 0.0))
-
     def _new_story(self, article: FactsArticle, ts: datetime) -> _Story:
         """Open a story for the article (evicting the least recently updated one when full) and return it."""
         while len(self._stories) >= self.max_open_stories:
@@ -1046,8 +1037,7 @@ class StoryIndex:
         # same arithmetic, in the same order, as a plain loop, so the floats (and decisions) are the same.
         log_n = math.log(self._n + 1) + 1.0
         minus_idf = log_n.__sub__
-        # A centroid's norm under the current IDF (``_norm``), with the same operations in the same order.
-        l_sq, l_twice = log_n * log_n, 2.0 * log_n
+        l_sq, l_twice = log_n * log_n, 2.0 * log_n  # for each centroid's norm (``_centroid_norm``)
         weighted: dict[str, list[float]] = {}  # field -> x, in the field's term order
         by_term: dict[str, dict[str, float]] = {}
         squares: dict[str, dict[str, float]] = {}
@@ -1102,11 +1092,7 @@ class StoryIndex:
                 continue
             cos, cover, norms = {}, {}, {}
             for f in FIELD_WEIGHTS:
-                if f in weighted:
-                    a, b, c = s.sums[f]
-                    norm = norms[f] = math.sqrt(max(l_sq * a - l_twice * b + c, 0.0))
-                else:
-                    norm = 0.0
+                norm = norms[f] = _centroid_norm(s.sums[f], l_sq, l_twice) if f in weighted else 0.0
                 if norm <= 0.0:
                     cos[f] = cover[f] = 0.0
                 elif f == "body" and heavy is not None:
@@ -1276,7 +1262,7 @@ class StoryIndex:
     def _snapshot(self, s: _Story) -> StorySnapshot:
         arts = s.articles
         # A feed is not an outlet: an article that names none adds no source (it still counts as its own
-        # report in ``_reports`` unless dedup ties it to another).
+        # report in ``_Reports`` unless dedup ties it to another).
         if s.reports is None:
             s.reports = _Reports(arts)
         report = s.reports
@@ -1366,11 +1352,13 @@ def _title(articles: list[dict[str, Any]]) -> str:
     A headline that normalize cut from the lead sentence ("Secretary of State ... on Wednesday…") is only
     used when no article has a real one.
     """
-    ranked = sorted(
-        range(len(articles)),
-        key=lambda i: (articles[i].get("cut_lede", False), articles[i]["relation"] in _SPIN_RELATIONS, i),
-    )
+    ranked = sorted(range(len(articles)), key=lambda i: _title_rank(articles[i], i))
     return articles[ranked[0]]["headline"]
+
+
+def _title_rank(article: dict[str, Any], i: int) -> tuple[bool, bool, int]:
+    """Return the key ``_title`` ranks the ``i``-th article's headline by (lowest first)."""
+    return (article.get("cut_lede", False), article["relation"] in _SPIN_RELATIONS, i)
 
 
 def _is_cut_lede(headline: str, body: str) -> bool:
@@ -1405,7 +1393,7 @@ class _Reports:
 
     def add(self, a: dict[str, Any]) -> None:
         aid = a["id"]
-        key = (a.get("cut_lede", False), a["relation"] in _SPIN_RELATIONS, self.size)
+        key = _title_rank(a, self.size)
         self.size += 1
         if self.title_key is None or key < self.title_key:
             self.title_key, self.title = key, a["headline"]
