@@ -371,6 +371,11 @@ _QUALIFIERS = sorted(
     ],
     key=lambda q: -len(q.split()),
 )
+# The qualifiers that end in each word, in _QUALIFIERS' order: only those can end right before a number.
+_QUALIFIERS_BY_LAST_WORD = {
+    last: [(q, len(q.split())) for q in _QUALIFIERS if q.split()[-1] == last]
+    for last in {q.split()[-1] for q in _QUALIFIERS}
+}
 _EXCEED_VERBS = {"exceed", "top", "surpass", "pass", "eclipse", "cross"}
 _SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _SUFFIX_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12, "trn": 1e12}
@@ -1925,8 +1930,7 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
 
 
 def _qualifier_before(doc: Doc, start: int) -> tuple[str | None, int]:
-    for q in _QUALIFIERS:
-        n = len(q.split())
+    for q, n in _QUALIFIERS_BY_LAST_WORD.get(doc[start - 1].lower_, ()) if start > 0 else ():
         if start - n >= 0 and doc[start - n : start].text.lower() == q:
             return q, start - n
     if start > 0 and doc[start - 1].lemma_.lower() in _EXCEED_VERBS and doc[start - 1].pos_ == "VERB":
