@@ -4,17 +4,18 @@ en_core_web_sm's ``attribute_ruler`` maps the tagger's fine tags (and some words
 morphology, which the lemmatizer then reads. It finds where its 179 rules apply with one spaCy
 ``Matcher``, which tries every rule at every token: 13-14% of the facts stage's whole parse, as much as
 the shared tok2vec (GVA articles, CPU time per component). Almost all of those rules are one token long,
-and whether a one-token rule matches depends only on that token's values of the attributes the rules
-read (here TAG, LOWER, DEP and IS_SPACE). ``IndexedAttributeRuler`` asks the same ``Matcher`` once per
-distinct combination of those values (on a one-token span of the first token that has it) and
-remembers the answer; the few longer rules still run through a ``Matcher`` of their own. The matches,
-their order, and so every token's attributes are the same as the stock ruler's (a test compares the two
-on real copy), at a fraction of the cost.
+and whether a rule's first token matches depends only on that token's values of the attributes the
+rules read (here TAG, LOWER, DEP and IS_SPACE). ``IndexedAttributeRuler`` asks a ``Matcher`` of the
+rules' first tokens once per distinct combination of those values (on a one-token span of the first
+token that has it) and remembers the answer; a longer rule (8 of 179) is then tried, through a
+``Matcher`` of its own, only where its first token matched. The matches, their order, and so every
+token's attributes are the same as the stock ruler's (a test compares the two on real copy), and
+matching costs a tenth as much (3.07 s -> 0.38 s over 150 GVA articles).
 
-A rule the index cannot reason about (a quantifier, an attribute outside ``_TOKEN_VALUES``) sends the
-ruler back to spaCy's own matching for every doc. Attributes whose every rule names plain values are
-narrowed: a value no rule names maps to one placeholder, so the memory stays bounded by the rules, not
-by the vocabulary.
+Values are narrowed to what the rules can tell apart: a value no rule names (plainly, or in an IN or
+NOT_IN list) stands for all such values, keeping only which of the rules' regexes it matches, so the
+memory is bounded by the rules, not by the vocabulary. A rule the index cannot reason about (a
+quantifier, an attribute outside ``_TOKEN_VALUES``) sends the ruler back to spaCy's own matching.
 """
 
 from __future__ import annotations
@@ -139,11 +140,11 @@ class IndexedAttributeRuler(AttributeRuler):
         attrs = list(self._narrowing)
         readers = [(_TOKEN_VALUES[attr], self._narrowing[attr].narrow) for attr in attrs]
         by_values, patterns, size = self._by_values, self._patterns, len(doc)
+        if not size or not patterns:
+            return []
         if len(by_values) > _MAX_REMEMBERED:
             by_values.clear()
         matches: set[tuple[int, int, int, int]] = set()  # the Matcher returns each (key, start, end) once
-        if not size or not patterns:
-            return []
         rows = doc.to_array(attrs).reshape(size, len(attrs)).tolist() if attrs else [[]] * size
         for i, values in enumerate(rows):
             values = tuple(values)
