@@ -3,8 +3,8 @@
 spaCy's parse is most of the pipeline's time, and a long article's parse is most of its p99 latency: in
 one process it holds the GIL, so neither a second thread nor the event loop gets far meanwhile. A
 ``ParsePool`` keeps N children (``python -m pipeline.parse_pool``), each with the facts stage's spaCy
-pipeline loaded, and parses a long article's headline and paragraphs as up to 2N contiguous runs, each
-child taking the next run as soon as it hands one back (a short one, under 800 characters, in process). The docs come back as spaCy ``DocBin``
+pipeline loaded, and parses a long article's headline and paragraphs as up to N contiguous runs, one per
+child, at once (a short one, under 800 characters, in process). The docs come back as spaCy ``DocBin``
 bytes (tokens, tags, parse, entities and span groups; no pickle) and are read into the parent's vocab,
 where ``FactExtractor.assemble`` takes them as if parsed in process.
 
@@ -24,7 +24,6 @@ import contextlib
 import json
 import logging
 import os
-import select
 import struct
 import subprocess
 import sys
@@ -53,9 +52,6 @@ _READY = b"ready"
 # the 2-core machine: pipeline 3.95 and 4.25 articles/s against 3.50 and 3.80, p99 0.90 and 0.93 s against
 # 1.03 and 1.07 s, facts hop median 185 ms against 204-210 ms.
 SPLIT_CHARS = 400
-# Runs per child an article is split into at most: a child that hands back its run takes the next, so the
-# children finish together even when a run's characters misjudge its cost.
-RUNS_PER_CHILD = 2
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -161,15 +157,15 @@ class ParsePool:
     def parse(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the children (in process if one fails)."""
         total = sum(len(text) for text in texts)
-        wanted = min(len(self._children) * RUNS_PER_CHILD, max(1, total // self.split_chars))
-        runs = split_runs(texts, wanted)
+        runs = split_runs(texts, min(len(self._children), max(1, total // self.split_chars)))
         if len(runs) == 1:  # a short article: parsed here, where it costs less than the trip to a child
             return self._parse_here(texts)
-        vocab = self.extractor.nlp.vocab
         with self._lock:
-            used = list(range(min(len(self._children), len(runs))))
+            used = list(range(len(runs)))
             try:
-                parsed = self._dispatch(runs, used, vocab)
+                for i, run in zip(used, runs, strict=True):
+                    self._send(i, json.dumps(run).encode("utf-8"))
+                payloads = [self._receive(i) for i in used]
             except (OSError, EOFError, ValueError) as error:
                 log.warning(
                     "parse process failed (%s): restarting it; this article is parsed in process", error
@@ -178,32 +174,11 @@ class ParsePool:
                 for i in used:
                     self._restart(i)
                 return self._parse_here(texts)
-        docs = [doc for run in parsed for doc in run]
+        vocab = self.extractor.nlp.vocab
+        docs = [doc for payload in payloads for doc in _unpack_docs(payload, vocab)]
         if len(docs) != len(texts):
             raise RuntimeError(f"the parse processes returned {len(docs)} docs for {len(texts)} texts")
         return docs
-
-    def _dispatch(self, runs: list[list[str]], used: list[int], vocab: Vocab) -> list[list[Doc]]:
-        """Parse ``runs`` on the children ``used``: each takes the next run as soon as it hands one back,
-        so a run that parses slowly does not hold up the rest, and the docs of a run are read back while
-        the others still parse. Returns each run's docs, in the runs' order."""
-        pending = iter(enumerate(runs))
-        parsed: list[list[Doc]] = [[] for _ in runs]
-        busy: dict[int, int] = {}  # child -> the run it parses
-        for i, (number, run) in zip(used, pending, strict=False):
-            self._send(i, json.dumps(run).encode("utf-8"))
-            busy[i] = number
-        while busy:
-            outputs = {self._output(i): i for i in busy}
-            ready, _, _ = select.select(list(outputs), [], [])
-            for stream in ready:
-                i = outputs[stream]
-                parsed[busy.pop(i)] = _unpack_docs(self._receive(i), vocab)
-                following = next(pending, None)
-                if following is not None:
-                    self._send(i, json.dumps(following[1]).encode("utf-8"))
-                    busy[i] = following[0]
-        return parsed
 
     def _parse_here(self, texts: Sequence[str]) -> list[Doc]:
         return list(self.extractor.nlp.pipe(texts))
@@ -227,13 +202,10 @@ class ParsePool:
         assert child.stdin is not None
         _write_frame(child.stdin, payload)
 
-    def _output(self, i: int) -> IO[bytes]:
+    def _receive(self, i: int) -> bytes:
         child = self._children[i]
         assert child is not None and child.stdout is not None
-        return child.stdout
-
-    def _receive(self, i: int) -> bytes:
-        return _read_frame(self._output(i))
+        return _read_frame(child.stdout)
 
     def _restart(self, i: int) -> None:
         child = self._children[i]

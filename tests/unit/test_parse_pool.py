@@ -111,16 +111,3 @@ def test_closing_the_pool_ends_its_children(extractor) -> None:
     children = list(pool._children)
     pool.close()
     assert all(child is not None and child.returncode is not None for child in children)
-
-
-def test_one_child_parses_an_article_of_many_runs_in_turn(extractor) -> None:
-    a = article("001")
-    texts = extractor.texts(a) * 6  # ~20,000 characters: two runs, frames far larger than a pipe's buffer
-    failures = REGISTRY.get_sample_value("copydesk_parse_process_failures_total") or 0.0
-    with ParsePool(extractor, 1, split_chars=200) as pool:
-        assert len(split_runs(texts, 2)) == 2
-        docs = pool.parse(texts)
-    assert [d.to_json() for d in docs] == [d.to_json() for d in extractor.nlp.pipe(texts)]
-    assert (
-        REGISTRY.get_sample_value("copydesk_parse_process_failures_total") or 0.0
-    ) == failures  # no fallback
