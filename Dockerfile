@@ -1,7 +1,7 @@
 # copydesk: one image for every process (worker, sink, topics, seed); the subcommand picks which.
 #   docker build -t copydesk .
 #   docker run --rm copydesk --help
-FROM python:3.11-slim
+FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

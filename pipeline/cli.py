@@ -26,6 +26,21 @@ console = Console()
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
+def faust_worker(app: Any, loglevel: str) -> Any:
+    """Return a faust ``Worker`` for ``app`` logging at ``loglevel``, without faust's terminal spinner.
+
+    faust's worker turns its spinner at every log record, and to see them all it sets the root logger to
+    DEBUG: then every debug call in aiokafka, faust and mode (several for each record sent or fetched) builds
+    a ``LogRecord`` and walks the stack for its caller before the handlers drop it, a few percent of the
+    worker's CPU. Without the spinner the root logger stays at ``loglevel`` and those calls return at once.
+    """
+    import faust
+
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.spinner = None
+    return worker
+
+
 def _settings(bootstrap_servers: str | None = None, **kafka: Any) -> Settings:
     settings = Settings()
     updates = {k: v for k, v in {"bootstrap_servers": bootstrap_servers, **kafka}.items() if v is not None}
@@ -64,8 +79,6 @@ def main(log_level: str) -> None:
 @loglevel_option
 def worker(bootstrap_servers: str | None, loglevel: str) -> None:
     """Run the faust worker with every stage (normalize, dedupe, facts, stories)."""
-    import faust
-
     from pipeline.app import build_app
     from pipeline.metrics import serve_metrics
 
@@ -73,7 +86,7 @@ def worker(bootstrap_servers: str | None, loglevel: str) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     serve_metrics(settings.metrics.worker_port, settings.metrics.host)
     pipeline = build_app(settings, store=settings.table_store)
-    faust.Worker(pipeline.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    faust_worker(pipeline.app, loglevel).execute_from_commandline()
 
 
 @main.command()
@@ -82,8 +95,6 @@ def worker(bootstrap_servers: str | None, loglevel: str) -> None:
 @loglevel_option
 def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> None:
     """Consume wire.enriched, wire.stories and wire.deadletter into SQLite and JSONL."""
-    import faust
-
     from pipeline.metrics import serve_metrics
     from pipeline.sink import build_sink_app, open_store
 
@@ -94,9 +105,7 @@ def sink(bootstrap_servers: str | None, out_dir: Path | None, loglevel: str) -> 
     serve_metrics(settings.metrics.sink_port, settings.metrics.host)
     store = open_store(settings)
     try:
-        faust.Worker(
-            build_sink_app(settings, store), loglevel=loglevel, quiet=True
-        ).execute_from_commandline()
+        faust_worker(build_sink_app(settings, store), loglevel).execute_from_commandline()
     finally:
         store.export_jsonl(settings.sink.out_dir)
         store.close()
