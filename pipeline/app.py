@@ -15,6 +15,7 @@ at-least-once delivery doubles nothing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import ssl
@@ -249,17 +250,60 @@ class PartitionAliases(MutableMapping[str, str]):
     table (restored from its changelog) may already hold what they and the articles after them wrote: a
     redelivered article then reads the memory it read the first time, and gets the same entity ids. Entries
     of an unsequenced article (seq 0) and plain-string entries of earlier versions are seen by every article.
+
+    With a ``window`` the memory is bounded: an article sees only what the ``window`` articles before it (by
+    dedupe number, across partitions) taught, and a name taught earlier is taught again by the next article
+    that spells it out. That article's version goes first in the entry and the one before stays behind it
+    (``[canonical, seq, older canonical, older seq]``), so a redelivered article still reads what it read the
+    first time. Every ``window // 4`` articles of a partition, ``begin`` lists the partition's entries that no
+    article from ``window // 4`` before the current one on can see, and the ``begin`` of each article of the
+    next ``window // 4`` deletes its share of them; a redelivery from further back may find fewer names than
+    it found the first time. The memory holds what the last ``window`` articles taught, and at most what
+    ``window // 2`` more taught, which wait for deletion.
     """
 
-    def __init__(self, table: MutableMapping[str, Any]) -> None:
+    def __init__(self, table: MutableMapping[str, Any], window: int | None = None) -> None:
+        if window is not None and window < 1:
+            raise ValueError(f"window must be >= 1 article, got {window}")
         self.table = table
+        self.window = window
         self._seq = 0
         self._own: dict[str, str] = {}
+        self._swept: dict[str, int] = {}  # partition prefix -> the window step of its last scan
+        self._stale: dict[str, dict[str, None]] = {}  # partition prefix -> keys to delete, in scan order
+        self._quota: dict[str, int] = {}  # partition prefix -> keys to delete an article
 
     def begin(self, seq: int) -> None:
         """Start reading for the article numbered ``seq`` (0: unsequenced, sees every entry)."""
         self._seq = seq
         self._own = {}
+        if self.window is not None and seq:
+            self._sweep(seq, self.window)
+
+    def _sweep(self, seq: int, window: int) -> None:
+        step = max(1, window // 4)
+        prefix = self._prefix()
+        # An article from seq - step on sees no version older than seq - step - window.
+        horizon = seq - step - window
+        stale = self._stale.setdefault(prefix, {})
+        if self._swept.get(prefix) != seq // step:
+            self._swept[prefix] = seq // step
+            held = 0
+            for key, entry in list(self.table.items()):
+                held += 1
+                if key.startswith(prefix) and isinstance(entry, list) and 0 < max(entry[1::2]) < horizon:
+                    stale[key] = None
+            metrics.ALIAS_ENTRIES.set(held)
+            # Spread over the step to come: as many deletions an article as articles taught names in the
+            # step before. A step's worth at once would be a burst of changelog records (one request each)
+            # that holds up the producer, and every agent's writes behind it.
+            self._quota[prefix] = -(-len(stale) // step)
+        for key in list(itertools.islice(stale, self._quota.get(prefix, 0))):
+            del stale[key]
+            entry = self.table.get(key)
+            if isinstance(entry, list) and 0 < max(entry[1::2]) < horizon:  # not taught again meanwhile
+                del self.table[key]
+                metrics.ALIAS_ENTRIES.dec()
 
     def _prefix(self) -> str:
         event = current_event()
@@ -270,20 +314,40 @@ class PartitionAliases(MutableMapping[str, str]):
     def _visible(self, entry: Any) -> str | None:
         if isinstance(entry, str):
             return entry
-        value, seq = entry
-        return value if not self._seq or seq < self._seq else None
+        # Versions newest first: the first one this article may see.
+        for i in range(0, len(entry), 2):
+            value, seq = entry[i], entry[i + 1]
+            if not self._seq or not seq:
+                return value
+            if seq < self._seq:
+                return value if self.window is None or seq >= self._seq - self.window else None
+        return None
 
     def __getitem__(self, key: str) -> str:
         if key in self._own:
             return self._own[key]
         value = self._visible(self.table[self._prefix() + key])
         if value is None:
-            raise KeyError(key)  # written by a later article: not there yet for this one
+            raise KeyError(key)  # written by a later article, or too long ago: not there for this one
         return value
 
     def __setitem__(self, key: str, value: str) -> None:
         self._own[key] = value
-        self.table[self._prefix() + key] = [value, self._seq]
+        full = self._prefix() + key
+        entry: list[Any] = [value, self._seq]
+        old = self.table.get(full) if self.window is not None else None
+        if self.window is not None and old is None:
+            metrics.ALIAS_ENTRIES.inc()
+        if isinstance(old, list):
+            # Keep the newest other version (a redelivered earlier article may read it), newest first.
+            versions = sorted(
+                ((old[i + 1], old[i]) for i in range(0, len(old), 2) if old[i + 1] != self._seq),
+                reverse=True,
+            )
+            if versions:
+                seq, other = versions[0]
+                entry = [value, self._seq, other, seq] if seq < self._seq else [other, seq, value, self._seq]
+        self.table[full] = entry
 
     def __delitem__(self, key: str) -> None:
         self._own.pop(key, None)
@@ -351,7 +415,10 @@ def build_app(
                 "stage parses about 1.7x slower than on Python 3.12 (the same docs)",
                 *sys.version_info[:2],
             )
-        extractor = FactExtractor(settings.facts.spacy_model, aliases=PartitionAliases(alias_table))
+        extractor = FactExtractor(
+            settings.facts.spacy_model,
+            aliases=PartitionAliases(alias_table, settings.facts.alias_window or None),
+        )
         processes = settings.facts.parse_processes
         parse = ParsePool(extractor, processes).parse_article if processes else extractor.parse
     else:

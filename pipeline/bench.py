@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -30,6 +31,7 @@ from pipeline.app import (
     ENRICHED,
     FACTS,
     NORMALIZED,
+    PartitionAliases,
     decision_rings,
     dedupe_index,
     keep_story_state,
@@ -293,13 +295,16 @@ def state_growth(
 
     What the worker keeps grows with the stream only if a window fails to evict, so this measures the state
     and nothing else: dedupe (index and its table), stories (index, its state table with snapshots, the
-    recent-decisions rings) as the agents keep them with the memory store, without the facts stage (no
-    entities, quantities or quotes: its per-article work keeps nothing). The corpus is cycled with fresh ids
-    and moved on five years a cycle, so each cycle's stories close as the real ones do. Each row: articles,
-    RSS MiB, dedupe window, open stories, table entries.
+    recent-decisions rings) and the facts stage's alias memory, as the agents keep them with the memory
+    store. The facts stage itself does not run (stories get no entities, quantities or quotes): the alias
+    memory is given, for each article, the names the facts stage taught it on the corpus's first pass (one
+    parse of the corpus), made new each cycle, as a stream of new incidents brings new people. The corpus is
+    cycled with fresh ids and moved on five years a cycle, so each cycle's stories close as the real ones
+    do. Each row: articles, RSS MiB, dedupe window, open stories, names taught so far, alias entries, table entries.
     """
     import gc
 
+    from pipeline.facts import _remember
     from pipeline.normalize import InvalidArticle, normalize
     from schemas import Facts
 
@@ -311,6 +316,10 @@ def state_growth(
             continue
     if not base:
         raise ValueError("no article of the corpus passes normalize")
+    taught = taught_names(settings, base)
+    alias_table: dict[str, object] = {}
+    aliases = _OnePartitionAliases(alias_table, settings.facts.alias_window or None)
+    names_taught = 0
     index = dedupe_index(settings)
     stories = stories_index(settings)
     dedupe_table: dict[str, object] = {}
@@ -337,10 +346,51 @@ def state_growth(
             **dict(article), dedup=decision, seq=index.seq_of(article.article_id), facts=no_facts
         )
         keep_story_state(stories, story_table, recent, closed, article.article_id, stories.tag(record))
+        aliases.begin(record.seq)
+        for key, name in taught[template]:
+            _remember(aliases, f"{key} {cycle}", name)
+        names_taught += len(taught[template])
         if number % every == 0 or number == total:
             gc.collect()
             row = {"articles": number, "rss_mb": round(_status_mb("self", "VmRSS"), 1), "dedupe_window": len(index),
-                   "open_stories": stories.open_stories, "table_entries": len(dedupe_table) + len(story_table)}  # fmt: skip
+                   "open_stories": stories.open_stories, "aliases_taught": names_taught, "alias_entries": len(alias_table),
+                   "table_entries": len(dedupe_table) + len(story_table) + len(alias_table)}  # fmt: skip
             rows.append(row)
             say("  " + ", ".join(f"{k} {v:,}" for k, v in row.items()))
     return rows
+
+
+class _OnePartitionAliases(PartitionAliases):
+    """The alias memory outside a faust event: everything in partition 0."""
+
+    def _prefix(self) -> str:
+        return "0:"
+
+
+class _Recorder(dict):
+    """An alias memory that notes the names written, in order (``taught_names``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[str, str]] = []
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.written.append((key, value))
+        super().__setitem__(key, value)
+
+
+def taught_names(settings: Settings, articles: list[Any]) -> list[list[tuple[str, str]]]:
+    """Return the (alias key, name) pairs the facts stage writes to its alias memory for each article, the
+    articles extracted in order with one memory (what a stream of them teaches one partition)."""
+    from pipeline.facts import FactExtractor
+    from schemas import Dedup
+
+    memory = _Recorder()
+    extractor = FactExtractor(settings.facts.spacy_model, aliases=memory)
+    unique = Dedup(relation="unique", similarity=0.0)
+    out = []
+    for article in articles:
+        before = len(memory.written)
+        extractor.extract(DedupedArticle(**dict(article), dedup=unique))
+        out.append(memory.written[before:])
+    return out

@@ -361,7 +361,8 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
     PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
     {"transport_per_s", "core_per_s", "pipeline_per_s", "pipeline_over_core", "pipeline_over_transport",
     "p50_latency_s", "p99_latency_s", "peak_rss_mb", ...}. With --growth N, it is {"rows": [...]}, one row
-    per --every articles: {"articles", "rss_mb", "dedupe_window", "open_stories", "table_entries"}.
+    per --every articles: {"articles", "rss_mb", "dedupe_window", "open_stories", "aliases_taught",
+    "alias_entries", "table_entries"}.
     """
     from pipeline.bench import run_bench, state_growth
     from pipeline.evals.report import emit_json

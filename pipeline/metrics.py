@@ -49,6 +49,10 @@ PARSE_FAILURES = Counter(
 )
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
+ALIAS_ENTRIES = Gauge(
+    "copydesk_alias_entries",
+    "Names in the facts stage's alias memory (all partitions held), after its last sweep.",
+)
 REORDER_PENDING = Gauge(
     "copydesk_reorder_pending_records",
     "Records the stories stage holds until the sequence numbers before them arrive.",

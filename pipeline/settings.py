@@ -70,6 +70,10 @@ class FactsSettings(BaseModel):
     # Child processes that parse a long article's paragraphs in parallel (pipeline/parse_pool.py); 0 parses
     # in the worker process only. Each holds its own spaCy models (about 175 MiB).
     parse_processes: int = Field(default=2, ge=0, le=32)
+    # The cross-article alias memory ("Biden" is the "Joe Biden" seen before) remembers what the last this
+    # many articles (by dedupe number) taught; 0 keeps every name forever, and the memory grows with the
+    # stream (GVA: about 8 new names an article).
+    alias_window: int = Field(default=20_000, ge=0)
 
 
 class StoriesSettings(BaseModel):

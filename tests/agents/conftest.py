@@ -181,7 +181,9 @@ async def pipeline_factory(
         # The copy shares the loaded spaCy model; its alias memory is this app's table, as build_app wires it.
         extractor = copy.copy(spacy_extractor)
         pipeline = build_app(settings, store="memory://", extractor=extractor)
-        extractor.aliases = PartitionAliases(pipeline.app.tables[ALIAS_TABLE])
+        extractor.aliases = PartitionAliases(
+            pipeline.app.tables[ALIAS_TABLE], settings.facts.alias_window or None
+        )
         ready_for_tests(pipeline.app)
         built.append(pipeline)
         return pipeline

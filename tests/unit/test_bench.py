@@ -57,14 +57,26 @@ def test_state_growth_is_bounded_by_the_windows() -> None:
         _env_file=None,
         dedupe={"window_size": 60, "window_hours": None},  # the count bound (cycles are years apart)
         stories={"remember_decisions": 50, "quiet_hours": 72.0},
+        facts={"alias_window": 40},
     )
     articles = _corpus((SHARED_DATA / "gva_dev.jsonl",), 80, "bench")
     rows = state_growth(settings, articles, total=240, every=60, say=lambda _line: None)
     assert [row["articles"] for row in rows] == [60, 120, 180, 240]  # three cycles of the 80 articles
     assert all(row["dedupe_window"] <= 60 for row in rows)
     # dedupe table <= 60, recent ring <= 50, closed ring <= 5 (+ its snapshots), open stories' states.
-    assert all(row["table_entries"] <= 60 + 50 + 2 * 5 + 2 * row["open_stories"] + 4 for row in rows), rows
-    assert rows[-1]["table_entries"] <= rows[1]["table_entries"] + 10
+    assert all(
+        row["table_entries"] - row["alias_entries"] <= 60 + 50 + 2 * 5 + 2 * row["open_stories"] + 4
+        for row in rows
+    ), rows
+    assert rows[-1]["table_entries"] - rows[-1]["alias_entries"] <= rows[1]["table_entries"] + 10
+    # The alias memory holds what the last window + 3 sweep steps of articles taught at most (40 + 3 x 10 <= the
+    # 120 articles since two rows before), and stays flat while every cycle teaches its incidents' names anew.
+    taught = [row["aliases_taught"] for row in rows]
+    assert all(row["alias_entries"] <= taught[i] - taught[i - 2] for i, row in enumerate(rows) if i >= 2), (
+        rows
+    )
+    assert rows[-1]["alias_entries"] <= 1.2 * rows[1]["alias_entries"], rows
+    assert rows[-1]["aliases_taught"] > 3 * rows[-1]["alias_entries"] > 0
 
 
 class _FakeClock:
