@@ -77,6 +77,7 @@ ALL_METRIC_NAMES = (
     "copydesk_dead_letters_total",
     "copydesk_dedupe_index_articles",
     "copydesk_open_stories",
+    "copydesk_alias_entries",
     "copydesk_reorder_pending_records",
     "copydesk_reorder_skipped_total",
     "copydesk_sink_writes_total",
