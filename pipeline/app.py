@@ -315,8 +315,7 @@ class PartitionAliases(MutableMapping[str, str]):
         if isinstance(entry, str):
             return entry
         # Versions newest first: the first one this article may see.
-        for i in range(0, len(entry), 2):
-            value, seq = entry[i], entry[i + 1]
+        for value, seq in _versions(entry):
             if not self._seq or not seq:
                 return value
             if seq < self._seq:
@@ -340,10 +339,7 @@ class PartitionAliases(MutableMapping[str, str]):
             metrics.ALIAS_ENTRIES.inc()
         if isinstance(old, list):
             # Keep the newest other version (a redelivered earlier article may read it), newest first.
-            versions = sorted(
-                ((old[i + 1], old[i]) for i in range(0, len(old), 2) if old[i + 1] != self._seq),
-                reverse=True,
-            )
+            versions = sorted(((seq, v) for v, seq in _versions(old) if seq != self._seq), reverse=True)
             if versions:
                 seq, other = versions[0]
                 entry = [value, self._seq, other, seq] if seq < self._seq else [other, seq, value, self._seq]
@@ -365,6 +361,11 @@ class PartitionAliases(MutableMapping[str, str]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _versions(entry: list[Any]) -> Iterator[tuple[str, int]]:
+    """Yield an alias entry's (canonical, seq) versions, newest first (``[canonical, seq, older, seq, ...]``)."""
+    return zip(entry[::2], entry[1::2], strict=True)
 
 
 @dataclass

@@ -51,7 +51,7 @@ DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in th
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 ALIAS_ENTRIES = Gauge(
     "copydesk_alias_entries",
-    "Names in the facts stage's alias memory (all partitions held), after its last sweep.",
+    "Names in the facts stage's alias memory, in the partitions this worker holds.",
 )
 REORDER_PENDING = Gauge(
     "copydesk_reorder_pending_records",
