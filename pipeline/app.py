@@ -32,6 +32,7 @@ from faust.types import EventT, StreamT
 from mode.supervisors import CrashingSupervisor
 
 from pipeline import metrics
+from pipeline.broker import client_config
 from pipeline.codec import decode, encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import FactExtractor
@@ -185,6 +186,8 @@ def new_app(settings: Settings, app_id: str, store: str) -> App:
     """Return a faust app of copydesk (the worker's or the sink's) configured from the settings."""
     app = App(app_id, **faust_config(settings, app_id, store))
     app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
+    if settings.kafka.probe_end_offsets:
+        app.end_offset_probe = client_config(settings.kafka)
     return app
 
 

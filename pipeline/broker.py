@@ -16,12 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline.settings import KafkaSettings
 
-__all__ = ["EmbeddedBroker", "client_config", "create_topics", "free_port", "wait_for_broker"]
+__all__ = [
+    "EmbeddedBroker",
+    "client_config",
+    "create_topics",
+    "free_port",
+    "true_end_offsets",
+    "wait_for_broker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +123,45 @@ def create_topics(kafka: KafkaSettings, topics: dict[str, int]) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def true_end_offsets(
+    config: dict[str, object], reported: dict[tuple[str, int], int], timeout: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """Return each partition's end offset, read from its records where the broker's answer may fall short.
+
+    tansu answers an end-offset request with one past the first offset of the partition's newest record
+    batch, so a batch of many records ends past what it reports. Reading from the reported end minus one
+    returns that whole batch (and any after it): one past the last offset read is the end. A partition
+    reported empty is left at 0, and one that returns nothing within ``timeout`` keeps its reported end.
+    Apache Kafka's answers are exact, so there the result equals ``reported``.
+    """
+    ends = dict(reported)
+    pending = {
+        TopicPartition(topic, partition): end for (topic, partition), end in reported.items() if end > 0
+    }
+    if not pending:
+        return ends
+    # A fetch answer holds whole batches; max_poll_records high enough hands the whole answer to one poll.
+    consumer = KafkaConsumer(
+        **config, enable_auto_commit=False, group_id=None, request_timeout_ms=15000, max_poll_records=1 << 20
+    )
+    try:
+        consumer.assign(list(pending))
+        for tp, end in pending.items():
+            consumer.seek(tp, end - 1)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                if tp in pending and records:
+                    ends[(tp.topic, tp.partition)] = max(pending.pop(tp), records[-1].offset + 1)
+                    consumer.pause(tp)
+        for tp in pending:
+            log.warning("no records at the reported end of %s[%d]; keeping end offset %d", tp.topic,
+                        tp.partition, pending[tp])  # fmt: skip
+    finally:
+        consumer.close()
+    return ends
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""copydesk's faust App: faust's aiokafka transport with four fixes, three for correctness and one for latency.
+"""copydesk's faust App: faust's aiokafka transport with five fixes, four for correctness and one for latency.
 
 - **Offsets are committed only after the table writes are sent.** faust flushes its producer before it
   commits offsets, but the buffer that holds table changelog writes (``ProducerBuffer``, fed by
@@ -24,6 +24,11 @@
 - **The consumer's fetch wait is a setting** (``KafkaSettings.fetch_max_wait_ms``): faust passes a fixed
   1.5 s to aiokafka, and the embedded broker holds a fetch for about half its max wait even when records
   arrive meanwhile, which put up to 0.75 s on every hop of the pipeline.
+- **Changelog recovery reads to the true end of each partition** (``App.end_offset_probe``): the embedded
+  broker reports a partition's end as one past the first record of its newest batch, so recovery stopped
+  inside that batch and the table lost the batch's later writes. The embedded stack had sent one record
+  a batch to avoid it, which made every table write a produce request of its own; the probe reads the
+  reported end's batch back instead (``pipeline.broker.true_end_offsets``), and the producer batches.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from pipeline import metrics
+from pipeline.broker import true_end_offsets
 
 __all__ = ["App"]
 
@@ -155,6 +161,15 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if wait is not None:
             consumer._fetch_max_wait_ms = wait  # read by aiokafka when the consumer starts
         return consumer
+
+    async def _highwaters(self, partitions: Any) -> Any:
+        ends = await super()._highwaters(partitions)
+        probe = getattr(self.app, "end_offset_probe", None)
+        if probe is None or not ends:
+            return ends
+        reported = {(tp.topic, tp.partition): end for tp, end in ends.items()}
+        true_ends = await asyncio.to_thread(true_end_offsets, probe, reported)
+        return {tp: true_ends[(tp.topic, tp.partition)] for tp in ends}
 
 
 class _Consumer(faust_aiokafka.Consumer):
@@ -324,6 +339,9 @@ class App(faust.App):
     """A faust App on ``kafka://`` brokers with the fixes above; ``fetch_max_wait_ms`` None keeps faust's 1.5 s."""
 
     fetch_max_wait_ms: int | None = None
+    #: kafka-python connection settings to read true end offsets with (``true_end_offsets``); None trusts
+    #: the broker's end offsets, as Apache Kafka's are exact.
+    end_offset_probe: dict[str, object] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -31,10 +31,12 @@ class KafkaSettings(BaseModel):
     # tansu holds each group join for half the session timeout.
     session_timeout_s: float | None = None
     heartbeat_interval_s: float | None = None
-    # None keeps faust's default. The embedded broker sets 1 (one record per batch): tansu answers
-    # end-offset requests with the start of the newest batch, which would make faust's changelog recovery
-    # see a persisted offset past the end and refuse to start.
+    # None keeps faust's default (16 KiB). 1 sends one record a batch, a produce request each.
     producer_max_batch_bytes: int | None = Field(default=None, ge=1)
+    # Read each changelog partition's end from its records before recovery. The embedded broker sets it:
+    # tansu answers end-offset requests with one past the first record of the newest batch, which would
+    # stop faust's changelog recovery inside that batch (pipeline.faust_app).
+    probe_end_offsets: bool = False
     # None keeps faust's 1.5 s (Apache Kafka answers a fetch as soon as records arrive). The embedded broker
     # sets a short one: tansu holds a fetch for about half its max wait, whatever arrives meanwhile.
     fetch_max_wait_ms: int | None = Field(default=None, ge=1)

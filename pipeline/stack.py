@@ -31,9 +31,6 @@ __all__ = ["LocalStack", "StackError"]
 # make a worker join in ~3 s instead of 30 s. Real Kafka keeps faust's defaults.
 EMBEDDED_SESSION_TIMEOUT_S = 6.0
 EMBEDDED_HEARTBEAT_S = 1.0
-# tansu reports a partition's end offset as the start of its newest batch; one record per batch keeps
-# faust's changelog recovery consistent after a restart (see KafkaSettings.producer_max_batch_bytes).
-EMBEDDED_PRODUCER_BATCH_BYTES = 1
 # tansu answers a fetch only after about half its max wait, even when records arrive meanwhile. Measured on
 # a 4-partition topic (random send times): faust's fixed 1.5 s gave a median 387 ms (max 691) per hop, 50 ms
 # gives 10 ms (max 26), for about 20 idle fetches/s per consumer. 20 ms, against 50 in `copydesk bench
@@ -91,7 +88,8 @@ class LocalStack:
                                 "bootstrap_servers": self.broker.bootstrap_servers,
                                 "session_timeout_s": EMBEDDED_SESSION_TIMEOUT_S,
                                 "heartbeat_interval_s": EMBEDDED_HEARTBEAT_S,
-                                "producer_max_batch_bytes": EMBEDDED_PRODUCER_BATCH_BYTES,
+                                # tansu's end offsets fall short of a batch of many records.
+                                "probe_end_offsets": True,
                                 "fetch_max_wait_ms": EMBEDDED_FETCH_MAX_WAIT_MS,
                             }
                         )
@@ -133,6 +131,7 @@ class LocalStack:
             "COPYDESK_KAFKA__SESSION_TIMEOUT_S": kafka.session_timeout_s,
             "COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S": kafka.heartbeat_interval_s,
             "COPYDESK_KAFKA__PRODUCER_MAX_BATCH_BYTES": kafka.producer_max_batch_bytes,
+            "COPYDESK_KAFKA__PROBE_END_OFFSETS": kafka.probe_end_offsets or None,
             "COPYDESK_KAFKA__FETCH_MAX_WAIT_MS": kafka.fetch_max_wait_ms,
             "COPYDESK_KAFKA__SECURITY_PROTOCOL": kafka.security_protocol,
             "COPYDESK_KAFKA__SASL_MECHANISM": kafka.sasl_mechanism,

@@ -48,7 +48,7 @@ def copydesk_env(broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
             "COPYDESK_KAFKA__FEEDS": json.dumps(["seeds"]),
             "COPYDESK_KAFKA__SESSION_TIMEOUT_S": "6",
             "COPYDESK_KAFKA__HEARTBEAT_INTERVAL_S": "1",
-            "COPYDESK_KAFKA__PRODUCER_MAX_BATCH_BYTES": "1",
+            "COPYDESK_KAFKA__PROBE_END_OFFSETS": "true",
             "COPYDESK_DATA_DIR": str(tmp_path / "state"),
             "COPYDESK_SINK__OUT_DIR": str(tmp_path / "out"),
             "COPYDESK_METRICS__WORKER_PORT": str(free_port()),
