@@ -144,7 +144,12 @@ def true_end_offsets(
         return ends
     # A fetch answer holds whole batches; max_poll_records high enough hands the whole answer to one poll.
     consumer = KafkaConsumer(
-        **config, enable_auto_commit=False, group_id=None, request_timeout_ms=15000, max_poll_records=1 << 20
+        **config,
+        enable_auto_commit=False,
+        group_id=None,
+        request_timeout_ms=15000,
+        max_poll_records=1 << 20,
+        fetch_max_wait_ms=50,  # tansu holds a fetch for about half of it
     )
     try:
         consumer.assign(list(pending))
