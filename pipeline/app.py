@@ -281,9 +281,11 @@ class PartitionAliases(MutableMapping[str, str]):
         self._seq = seq
         self._own = {}
         if self.window is not None and seq:
-            self._sweep(seq, self.window)
+            self._sweep(seq)
 
-    def _sweep(self, seq: int, window: int) -> None:
+    def _sweep(self, seq: int) -> None:
+        window = self.window
+        assert window is not None  # only a bounded memory sweeps
         step = max(1, window // 4)
         prefix = self._prefix()
         # An article from seq - step on sees no version older than seq - step - window.
@@ -298,8 +300,8 @@ class PartitionAliases(MutableMapping[str, str]):
                     stale[key] = None
             metrics.ALIAS_ENTRIES.set(held)
             # Spread over the step to come: as many deletions an article as articles taught names in the
-            # step before. A step's worth at once would be a burst of changelog records (one request each)
-            # that holds up the producer, and every agent's writes behind it.
+            # step before. A step's worth at once would be a burst of changelog records (tens of thousands
+            # once the window is full) that fills the producer's buffer, and every agent's writes wait behind it.
             self._quota[prefix] = -(-len(stale) // step)
         for key in list(itertools.islice(stale, self._quota.get(prefix, 0))):
             del stale[key]
