@@ -25,6 +25,14 @@ SHARED_DATA = Path(os.environ.get("COPYDESK_SHARED_DATA") or REPO.parent / "shar
 RECEIVED = datetime(2023, 12, 27, 18, 0, tzinfo=UTC)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked ``shared_data(*names)`` where a corpus it names is not in SHARED_DATA."""
+    for marker in item.iter_markers("shared_data"):
+        missing = [name for name in marker.args if not (SHARED_DATA / name).exists()]
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not in {SHARED_DATA} (set COPYDESK_SHARED_DATA)")
+
+
 def raw_seed(prefix: str, **changes: object) -> RawArticle:
     """Return the seed whose file name starts with ``prefix`` ("000".."004") as a raw article."""
     (path,) = SEEDS.glob(f"{prefix}*.txt")

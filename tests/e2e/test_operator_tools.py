@@ -23,6 +23,7 @@ def copydesk(*args: str, timeout: float = 900) -> tuple[subprocess.CompletedProc
     return result, json.loads(last)
 
 
+@pytest.mark.shared_data("gva_dev.jsonl")
 @pytest.mark.timeout(900)  # ~80 s here; a stalled partition fails as lost after the harness's 240 s
 def test_chaos_loses_nothing_doubles_nothing(tmp_path: Path):
     result, figures = copydesk(
@@ -33,8 +34,11 @@ def test_chaos_loses_nothing_doubles_nothing(tmp_path: Path):
     assert figures == {**figures, "trials": 3, "records": 120, "lost": 0, "doubled": 0, "mismatched": 0}
 
 
+@pytest.mark.shared_data("gva_dev.jsonl")
 def test_bench_reports_every_figure(tmp_path: Path):
-    result, figures = copydesk("bench", str(SHARED_DATA / "gva_dev.jsonl"), "--articles", "20", "--out", str(tmp_path))
+    result, figures = copydesk(
+        "bench", str(SHARED_DATA / "gva_dev.jsonl"), "--articles", "20", "--out", str(tmp_path)
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("transport_per_s", "core_per_s", "pipeline_per_s", "pipeline_over_core",
                  "pipeline_over_transport", "p50_latency_s", "p99_latency_s"):  # fmt: skip

@@ -68,6 +68,7 @@ def _edit(text: str, share: float, rng: random.Random) -> str:
     return " ".join(tokens)
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 @pytest.mark.parametrize("share", [0.02, 0.05])
 def test_light_edits_are_near_duplicates(share):
     rng = random.Random(7)
@@ -82,6 +83,7 @@ def test_light_edits_are_near_duplicates(share):
         assert (decision.relation, decision.of) == ("near_duplicate", row["id"])
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_truncated_copy_is_a_near_duplicate():
     index = DuplicateIndex()
     rows = _ecbplus_texts(30)
@@ -94,6 +96,7 @@ def test_truncated_copy_is_a_near_duplicate():
         assert (decision.relation, decision.of) == ("near_duplicate", row["id"])
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_same_event_other_articles_are_rarely_called_rewrites():
     """ECB+ articles about one event are mostly different outlets' reports, and must stay apart.
 
@@ -226,6 +229,7 @@ def test_unrelated_seed_variant_is_unique():
     assert index.match(normalize(sport.model_copy(update={"article_id": "sport"})))[0].relation == "unique"
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_same_outlet_new_top_is_an_update_not_a_copy():
     """A new lead over the old body from the same outlet is an update, even next to a syndicator's copy."""
     (row,) = _ecbplus_texts(1)
@@ -239,6 +243,7 @@ def test_same_outlet_new_top_is_an_update_not_a_copy():
     assert (decision.relation, decision.of) == ("update", row["id"])
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_spun_rewrite_is_a_paraphrase():
     from pipeline.evals.dedup import _load_synonyms, _spin
 

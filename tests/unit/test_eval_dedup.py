@@ -26,6 +26,7 @@ def ecbplus_rows() -> list[dict]:
     return [json.loads(line) for line in ECBPLUS.read_text("utf-8").splitlines()]
 
 
+@pytest.mark.shared_data("msrp_dev.jsonl")
 def test_paraphrase_eval_on_a_dev_slice():
     result = CliRunner().invoke(evals.paraphrase, [str(MSRP_DEV), "--limit", "80"])
     assert result.exit_code == 0, result.output
@@ -52,6 +53,7 @@ def test_features_are_symmetric_and_see_changed_numbers():
     assert ParaphraseModel.load().weights[differ] < 0  # learned on MSRP: a changed figure counts against
 
 
+@pytest.mark.shared_data("msrp_train.jsonl")
 def test_fit_learns_from_a_train_slice():
     rows = [json.loads(line) for line in MSRP_TRAIN.read_text("utf-8").splitlines()[:300]]
     model = fit([(r["text1"], r["text2"], r["label"]) for r in rows], steps=300)
@@ -59,6 +61,7 @@ def test_fit_learns_from_a_train_slice():
     assert right / len(rows) > 0.7
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_dedup_eval_on_an_ecbplus_slice(tmp_path, ecbplus_rows):
     stories = sorted({row["story"] for row in ecbplus_rows})[:4]
     slice_ = tmp_path / "slice.jsonl"
@@ -81,6 +84,7 @@ def test_dedup_eval_on_an_ecbplus_slice(tmp_path, ecbplus_rows):
     }
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_real_copies_are_not_hard_negatives(tmp_path, ecbplus_rows):
     story = [row for row in ecbplus_rows if row["story"] == ecbplus_rows[0]["story"]]
     copy = {**story[-1], "id": "zz-copy", "title": "Another outlet"}  # the same wire text under a new id
@@ -92,6 +96,7 @@ def test_real_copies_are_not_hard_negatives(tmp_path, ecbplus_rows):
     assert suite.gold_copies >= 1
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_generated_variants_are_what_they_claim(ecbplus_rows):
     row = next(r for r in ecbplus_rows if len(r["text"].split()) > 300)
     rng = random.Random(1)

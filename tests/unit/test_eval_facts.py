@@ -38,6 +38,7 @@ def test_iob_chunks_follow_conlleval(tags: list[str], chunks: list[tuple[int, in
     assert evals.iob_chunks(tags) == chunks
 
 
+@pytest.mark.shared_data("conll2003_dev.txt")
 def test_read_conll_counts_the_dev_entities() -> None:
     sentences = evals.read_conll(CONLL_DEV)
     assert len(sentences) == 3250  # the shared task's table, without -DOCSTART- lines
@@ -102,6 +103,7 @@ def test_paragraph_offsets_index_the_text() -> None:
 # --- the commands on slices ------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data("conll2003_dev.txt")
 def test_entities_eval_on_a_dev_slice() -> None:
     result = CliRunner().invoke(evals.entities, [str(CONLL_DEV), "--limit", "300"])
     assert result.exit_code == 0, result.output
@@ -113,6 +115,7 @@ def test_entities_eval_on_a_dev_slice() -> None:
     assert "MISC" in result.output
 
 
+@pytest.mark.shared_data("polnear_dev.jsonl")
 def test_quotes_eval_on_a_dev_slice() -> None:
     result = CliRunner().invoke(evals.quotes, [str(POLNEAR_DEV), "--limit", "10"])
     assert result.exit_code == 0, result.output
@@ -131,6 +134,7 @@ def test_quotes_eval_on_a_dev_slice() -> None:
     assert figures["speaker_accuracy"] > 0.75
 
 
+@pytest.mark.shared_data("newsquant_dev.jsonl")
 def test_quantities_eval_on_a_dev_slice() -> None:
     result = CliRunner().invoke(evals.quantities, [str(NEWSQUANT_DEV), "--limit", "60"])
     assert result.exit_code == 0, result.output
@@ -148,6 +152,7 @@ def _head_sentences(path, n: int) -> str:
     return "\n\n".join(blocks[: n + 1]) + "\n"
 
 
+@pytest.mark.shared_data("conll2003_train.txt", "conll2003_dev.txt")
 def test_train_ner_warm_starts_and_saves_the_best_epoch(tmp_path) -> None:
     from pipeline.train_ner import train
 
