@@ -15,7 +15,6 @@ at-least-once delivery doubles nothing.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import ssl
@@ -258,10 +257,10 @@ class PartitionAliases(MutableMapping[str, str]):
     dedupe number, across partitions) taught, and a name taught earlier is taught again by the next article
     that spells it out. That article's version goes first in the entry and the one before stays behind it
     (``[canonical, seq, older canonical, older seq]``), so a redelivered article still reads what it read the
-    first time. Every ``window // 4`` articles of a partition, ``begin`` lists the partition's entries that no
-    article from ``window // 4`` before the current one on can see, and the ``begin`` of each article of the
-    next ``window // 4`` deletes its share of them; a redelivery from further back may find fewer names than
-    it found the first time. The memory holds what the last ``window`` articles taught, and at most what
+    first time. Every ``window // 4`` dedupe numbers, a partition lists its keys, and the ``begin`` of each of
+    its articles in the next ``window // 4`` checks its share of them and deletes the entries no article from
+    ``window // 4`` before the current one on can see; a redelivery from further back may find fewer names
+    than it found the first time. The memory holds what the last ``window`` articles taught, and at most what
     ``window // 2`` more taught, which wait for deletion.
     """
 
@@ -272,9 +271,9 @@ class PartitionAliases(MutableMapping[str, str]):
         self.window = window
         self._seq = 0
         self._own: dict[str, str] = {}
-        self._swept: dict[str, int] = {}  # partition prefix -> the window step of its last scan
-        self._stale: dict[str, dict[str, None]] = {}  # partition prefix -> keys to delete, in scan order
-        self._quota: dict[str, int] = {}  # partition prefix -> keys to delete an article
+        # Partition prefix -> the window step its scan belongs to, the partition's keys when it began, and
+        # how far this step's articles have checked them.
+        self._scans: dict[str, tuple[int, list[str], int]] = {}
 
     def begin(self, seq: int) -> None:
         """Start reading for the article numbered ``seq`` (0: unsequenced, sees every entry)."""
@@ -290,25 +289,24 @@ class PartitionAliases(MutableMapping[str, str]):
         prefix = self._prefix()
         # An article from seq - step on sees no version older than seq - step - window.
         horizon = seq - step - window
-        stale = self._stale.setdefault(prefix, {})
-        if self._swept.get(prefix) != seq // step:
-            self._swept[prefix] = seq // step
-            held = 0
-            for key, entry in list(self.table.items()):
-                held += 1
-                if key.startswith(prefix) and isinstance(entry, list) and 0 < max(entry[1::2]) < horizon:
-                    stale[key] = None
-            metrics.ALIAS_ENTRIES.set(held)
-            # Spread over the step to come: as many deletions an article as articles taught names in the
-            # step before. A step's worth at once would be a burst of changelog records (tens of thousands
-            # once the window is full) that fills the producer's buffer, and every agent's writes wait behind it.
-            self._quota[prefix] = -(-len(stale) // step)
-        for key in list(itertools.islice(stale, self._quota.get(prefix, 0))):
-            del stale[key]
+        number, keys, checked = self._scans.get(prefix, (-1, [], 0))
+        if number != seq // step:
+            # Each step, the table's keys as they are now; the step's articles check them a share each, in
+            # proportion to how far the dedupe number has moved into the step (a partition gets only some of
+            # the numbers), so no article holds the event loop for a scan of the whole table (half a million
+            # entries, GVA-like copy, once the window is full) and deletions come as a trickle, about as many
+            # an article as articles taught. A key written later waits for the next step's list.
+            number, keys, checked = seq // step, list(self.table), 0  # a copy of the keys: quick
+            metrics.ALIAS_ENTRIES.set(len(keys))
+        share = -(-len(keys) * (seq % step + 1) // step)
+        for key in keys[checked:share]:
+            if not key.startswith(prefix):
+                continue
             entry = self.table.get(key)
             if isinstance(entry, list) and 0 < max(entry[1::2]) < horizon:  # not taught again meanwhile
                 del self.table[key]
                 metrics.ALIAS_ENTRIES.dec()
+        self._scans[prefix] = (number, keys, min(share, len(keys)))
 
     def _prefix(self) -> str:
         event = current_event()

@@ -98,6 +98,30 @@ def test_the_sweep_bounds_the_memory_and_spares_other_partitions(in_partition: S
     assert app_module.metrics.ALIAS_ENTRIES._value.get() == len(table)
 
 
+def test_each_partition_sweeps_its_own_entries_in_bounded_shares(in_partition: SimpleNamespace):
+    # Four partitions take the dedupe numbers in turn, so each sees a quarter of a step's articles: its
+    # articles must still check all of its keys within a step, and each only a share of them.
+    window, step, partitions = 100, 25, 4
+    table: dict[str, Any] = {}
+    aliases = PartitionAliases(table, window=window)
+    for seq in range(1, 4_001):
+        partition = in_partition.message.partition = seq % partitions
+        before = aliases._scans.get(f"{partition}:")
+        remember_all(aliases, seq, [(f"person:n{seq}-{i}", f"Name {seq} {i}") for i in range(3)])
+        number, keys, checked = aliases._scans[f"{partition}:"]
+        # The keys of the dedupe numbers since the partition's last article.
+        share = len(keys) * partitions / step + 1
+        if before is not None and before[0] == number:
+            assert checked - before[2] <= share
+        else:
+            assert checked <= share  # a new step's list: its first article checks its share, not all
+            if before is not None:  # and the step before checked all of its list but the last numbers' share
+                assert before[2] >= len(before[1]) - len(before[1]) * partitions / step - 1
+        if seq > 2 * window:
+            held = sum(1 for key in table if key.startswith(f"{partition}:"))
+            assert held <= 3 * (window + 3 * step) / partitions + 3
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_a_redelivery_within_a_quarter_window_reads_what_it_read_first(seed: int):
     # A stream of articles spelling names from a small cast (so names expire and are taught again); a crash
