@@ -278,6 +278,7 @@ def test_tagging_is_deterministic() -> None:
     assert first == second
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_story_ids_do_not_depend_on_the_hash_seed() -> None:
     """Set order changes with PYTHONHASHSEED; the decisions must not."""
     script = (
