@@ -45,14 +45,13 @@ def test_percentile_and_ratios() -> None:
     assert BenchResult(articles=0).figures()["pipeline_over_core"] == 0.0
 
 
+@pytest.mark.shared_data("gva_dev.jsonl")
 def test_state_growth_is_bounded_by_the_windows() -> None:
     from pipeline.bench import state_growth
     from pipeline.cli import _corpus
     from pipeline.settings import Settings
     from tests.conftest import SHARED_DATA
 
-    if not (SHARED_DATA / "gva_dev.jsonl").exists():
-        pytest.skip("GVA dev corpus not present")
     settings = Settings(
         _env_file=None,
         dedupe={"window_size": 60, "window_hours": None},  # the count bound (cycles are years apart)

@@ -92,9 +92,8 @@ def _run(*args: str) -> tuple[str, dict]:
     return result.output, json.loads(lines[-1])
 
 
+@pytest.mark.shared_data("uci_dev.jsonl")
 def test_eval_on_a_uci_slice_shuffled_without_dates() -> None:
-    if not UCI.exists():
-        pytest.skip(f"{UCI} not present")
     output, figures = _run(str(UCI), "--limit", "300", "--entities", "none", "--shuffle", "1", "--no-dates")
     assert "300 docs shuffled (seed 1), dates hidden" in output
     assert set(figures) == {"pairwise", "bcubed", "docs", "docs_per_second"}
@@ -107,9 +106,8 @@ def test_eval_on_a_uci_slice_shuffled_without_dates() -> None:
     assert figures["docs_per_second"] > 0
 
 
+@pytest.mark.shared_data("uci_dev.jsonl")
 def test_eval_is_deterministic_for_a_seed_and_the_order_matters() -> None:
-    if not UCI.exists():
-        pytest.skip(f"{UCI} not present")
     args = [str(UCI), "--limit", "200", "--entities", "none", "--no-dates"]
     _, first = _run(*args, "--shuffle", "7")
     _, again = _run(*args, "--shuffle", "7")
@@ -118,9 +116,8 @@ def test_eval_is_deterministic_for_a_seed_and_the_order_matters() -> None:
     assert {k: first[k] for k in ("pairwise", "bcubed")} != {k: other[k] for k in ("pairwise", "bcubed")}
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_eval_on_an_ecbplus_slice() -> None:
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     rows = read_rows(ECBPLUS)[:120]
     assert {r["date"] for r in rows} == {None}
     _, figures = _run(str(ECBPLUS), "--limit", "120", "--entities", "none")

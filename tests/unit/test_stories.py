@@ -312,9 +312,8 @@ def test_unrelated_article_starts_a_new_story() -> None:
     assert index.open_stories == 2
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_unrelated_ecbplus_articles_start_new_stories() -> None:
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     index = StoryIndex()
     blinken = run(index, seed_articles())[-1].story_id
     for article in ecbplus_articles(limit=3)[0]:  # a murder trial sentencing, a football game, ...
@@ -378,9 +377,8 @@ def test_export_restore_round_trips_to_identical_decisions() -> None:
     assert [s.model_dump() for s in run(restored, rest)] == [s.model_dump() for s in run(live, rest)]
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_export_restore_round_trips_on_a_long_stream() -> None:
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, _ = ecbplus_articles(limit=400)
     live = StoryIndex()
     states = {}
@@ -396,11 +394,10 @@ def test_export_restore_round_trips_on_a_long_stream() -> None:
     assert [restored.tag(a).story_id for a in later] == [live.tag(a).story_id for a in later]
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_cosines_use_the_current_idf_as_the_stream_grows() -> None:
     # A story's centroid norm must follow the IDF of the moment, not the one of its last update: with the
     # stale norm an old one-article story's cosines rose past 1 as more articles arrived.
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, _ = ecbplus_articles(limit=300)
     index = StoryIndex()
     highest = 0.0
@@ -413,10 +410,9 @@ def test_cosines_use_the_current_idf_as_the_stream_grows() -> None:
     assert 0.5 < highest <= 1.0 + 1e-9
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_restore_migrates_a_version_1_state() -> None:
     # Version 1 kept one norm per field; restoring it recomputes the norm sums from the terms.
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, _ = ecbplus_articles(limit=40)
     live = StoryIndex()
     for article in articles[:30]:
@@ -555,9 +551,8 @@ def test_a_table_kept_with_drain_closed_holds_only_open_stories() -> None:
     assert [state["articles"][0]["id"] for state in table.values()] == ["f001"]
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_a_table_kept_with_drain_closed_stays_bounded_on_a_long_stream() -> None:
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, _ = ecbplus_articles(limit=300)
     index = StoryIndex(max_open_stories=8)
     table = keep_table(index, articles[:200])
@@ -826,6 +821,7 @@ def bcubed_and_pairwise_f1(predicted: list[str], gold: list[str]) -> tuple[float
     return bcubed, pairwise
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_ecbplus_smoke_eval() -> None:
     """Stream ECB+ dev (33 topics, two similar stories each, no dates) through the index in its fixed order.
 
@@ -834,8 +830,6 @@ def test_ecbplus_smoke_eval() -> None:
     0.806); the README's offline TF-IDF + average-link baseline reaches 0.874 / 0.829 with its threshold tuned
     per metric. The speed printed is for reading; ``copydesk eval stories`` and the bench measure it.
     """
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, gold = ecbplus_articles()
     index = StoryIndex()
     start = time.perf_counter()
@@ -855,11 +849,10 @@ def test_ecbplus_smoke_eval() -> None:
     assert pairwise >= 0.74
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_a_merged_story_ends_with_a_snapshot_that_points_at_its_survivor() -> None:
     # What a subscriber of wire.stories keeps is each story's last snapshot; with the merged stories' last
     # snapshots (no articles, merged_into) every article is listed by exactly one story that did not merge.
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, _ = ecbplus_articles(limit=400)
     index = StoryIndex()
     latest: dict[str, StorySnapshot] = {}
@@ -881,11 +874,10 @@ def test_a_merged_story_ends_with_a_snapshot_that_points_at_its_survivor() -> No
     assert set(listed.values()) == {1}
 
 
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_merge_check_bounds_skip_only_candidates_that_cannot_merge() -> None:
     # _candidates with a floor skips a candidate when a bound on its merge probability stays below the
     # threshold: every skipped one must score below it in full, and the rest keep their exact features.
-    if not ECBPLUS.exists():
-        pytest.skip(f"{ECBPLUS} not present")
     articles, _ = ecbplus_articles(limit=300)
     checks: Counter[tuple[float, str]] = Counter()
 
