@@ -18,7 +18,7 @@ import base64
 import hashlib
 import itertools
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,9 +200,34 @@ class PairScores:
     balance: float = 1.0  # sentence counts, shorter over longer
 
 
-def _sentence_jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+def best_counterparts(
+    new_sentences: Sequence[frozenset[int]], old_sentences: Sequence[frozenset[int]]
+) -> list[tuple[float, int]]:
+    """Return, for each new sentence, the highest (content-word Jaccard, index) pair over the old sentences:
+    its best Jaccard with one and that sentence's index (the later one on a tie; the last index when no
+    old sentence shares a word with it, -1 when there is none).
+
+    Only the old sentences that share a word are scored, found through an index of the old sentences'
+    words: comparing every sentence with every other cost 0.3 s for a 5,800-word article against its five
+    candidates, all of it on the path of every article behind it.
+    """
+    postings: dict[int, list[int]] = {}
+    for index, sentence in enumerate(old_sentences):
+        for word in sentence:
+            postings.setdefault(word, []).append(index)
+    sizes = [len(sentence) for sentence in old_sentences]
+    unmatched = (0.0, len(old_sentences) - 1)
+    best = []
+    for sentence in new_sentences:
+        shared: dict[int, int] = {}
+        for word in sentence:
+            for index in postings.get(word, ()):
+                shared[index] = shared.get(index, 0) + 1
+        size = len(sentence)
+        best.append(
+            max(((count / (size + sizes[i] - count), i) for i, count in shared.items()), default=unmatched)
+        )
+    return best
 
 
 def _order_agreement(positions: list[int]) -> float:
@@ -224,10 +249,7 @@ def compare(
     new_sentences = new.sentence_sets() if new_sentences is None else new_sentences
     old_sentences = old.sentence_sets()
     jaccard = float(np.count_nonzero(new.shingles == old.shingles)) / len(new.shingles)
-    best: list[tuple[float, int]] = []
-    for sentence in new_sentences:
-        scores = [(_sentence_jaccard(sentence, other), index) for index, other in enumerate(old_sentences)]
-        best.append(max(scores, default=(0.0, -1)))
+    best = best_counterparts(new_sentences, old_sentences)
     verbatim_new = sum(score >= SENTENCE_MATCH for score, _ in best)
     verbatim_old = len({index for score, index in best if score >= SENTENCE_MATCH})
     shorter = min(len(new_sentences), len(old_sentences)) or 1

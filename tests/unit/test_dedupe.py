@@ -5,8 +5,10 @@ import random
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.dedupe import DuplicateIndex, Fingerprint
+from pipeline.dedupe import DuplicateIndex, Fingerprint, best_counterparts
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
 from tests.conftest import RECEIVED, SHARED_DATA, raw_seed
@@ -23,6 +25,25 @@ def article(article_id: str, text: str, **fields: object) -> NormalizedArticle:
 def decide_all(articles: list[NormalizedArticle]) -> dict[str, tuple[str, str | None]]:
     index = DuplicateIndex()
     return {a.article_id: (lambda d: (d.relation, d.of))(index.match(a)[0]) for a in articles}
+
+
+def _every_pair_counterparts(new, old):
+    """The sentence alignment as it was written first: every new sentence scored against every old one."""
+
+    def jaccard(a, b):
+        union = len(a | b)
+        return len(a & b) / union if union else 0.0
+
+    return [max(((jaccard(s, o), i) for i, o in enumerate(old)), default=(0.0, -1)) for s in new]
+
+
+_SENTENCES = st.lists(st.frozensets(st.integers(0, 30), max_size=8), max_size=12)
+
+
+@given(_SENTENCES, _SENTENCES)
+def test_counterparts_through_the_word_index_equal_every_pair_scored(new, old):
+    # The same floats and the same index on ties, empty sentences and sentences sharing no word included.
+    assert best_counterparts(new, old) == _every_pair_counterparts(new, old)
 
 
 def test_seed_relations(seed_articles):
