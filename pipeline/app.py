@@ -422,6 +422,7 @@ def build_app(
         extractor = FactExtractor(
             settings.facts.spacy_model,
             aliases=PartitionAliases(alias_table, settings.facts.alias_window or None),
+            max_chars=settings.facts.text_bound,
         )
         processes = settings.facts.parse_processes
         parse = ParsePool(extractor, processes).parse_article if processes else extractor.parse
@@ -533,6 +534,8 @@ def build_app(
             # them). A long article's paragraphs are parsed in the parse processes, in parallel
             # (FACTS__PARSE_PROCESSES). The alias memory is read and written back here, in the event's context.
             docs = await asyncio.to_thread(parse, article)
+            if extractor.truncates(article):
+                metrics.FACTS_TRUNCATED.inc()
             if isinstance(extractor.aliases, PartitionAliases):
                 extractor.aliases.begin(article.seq)  # what an earlier article taught, even on a redelivery
             facts = extractor.assemble(article, docs)

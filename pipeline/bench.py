@@ -144,7 +144,7 @@ def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, di
     from pipeline.facts import FactExtractor
     from pipeline.normalize import InvalidArticle, normalize, parse_raw
 
-    extractor = FactExtractor(settings.facts.spacy_model, aliases={})
+    extractor = FactExtractor(settings.facts.spacy_model, aliases={}, max_chars=settings.facts.text_bound)
     index = dedupe_index(settings)
     stories = stories_index(settings)
     spent = dict.fromkeys(("normalize", "dedupe", "facts", "stories"), 0.0)
@@ -386,7 +386,7 @@ def taught_names(settings: Settings, articles: list[Any]) -> list[list[tuple[str
     from schemas import Dedup
 
     memory = _Recorder()
-    extractor = FactExtractor(settings.facts.spacy_model, aliases=memory)
+    extractor = FactExtractor(settings.facts.spacy_model, aliases=memory, max_chars=settings.facts.text_bound)
     unique = Dedup(relation="unique", similarity=0.0)
     out = []
     for article in articles:

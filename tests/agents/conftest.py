@@ -184,6 +184,7 @@ async def pipeline_factory(
         extractor.aliases = PartitionAliases(
             pipeline.app.tables[ALIAS_TABLE], settings.facts.alias_window or None
         )
+        extractor.max_chars = settings.facts.text_bound
         ready_for_tests(pipeline.app)
         built.append(pipeline)
         return pipeline

@@ -356,6 +356,25 @@ async def test_facts_extracts_people_and_quantities(watch, pipeline, outboxes, s
     assert pipeline.app.tables[ALIAS_TABLE]["0:person:lopez obrador"] == [LOPEZ_OBRADOR, deduped.seq]
 
 
+async def test_facts_reads_a_long_article_up_to_the_bound_and_counts_it(
+    watch, pipeline_factory, settings, seed_deduped
+):
+    settings.facts.max_chars = 1_000  # the seed's "up to 10,000 people a day" fits, its 190,000 does not
+    pipeline = pipeline_factory()
+    outboxes = {FACTS: Outbox(pipeline.topics[FACTS], watch)}
+    deduped = seed_deduped["000"]
+    before = REGISTRY.get_sample_value("copydesk_facts_truncated_total") or 0.0
+    async with watch.test_context(pipeline.agents["facts"]) as agent:
+        await agent.put(encode(deduped), key=deduped.article_id.encode())
+        await outboxes[FACTS].wait_for(1)
+
+    (article,) = outboxes[FACTS].records(FactsArticle)
+    assert article.body == deduped.body  # the record keeps the whole text
+    values = {q.value for q in article.facts.quantities}
+    assert 10_000 in values and 190_000 not in values
+    assert REGISTRY.get_sample_value("copydesk_facts_truncated_total") == before + 1
+
+
 async def test_facts_alias_memory_is_per_partition(watch, pipeline, outboxes, seed_deduped):
     # Each partition's memory depends on its own articles only, so entity ids do not depend on which worker
     # holds which partition, or on how the partitions interleave.

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.evals import eval_group
-from pipeline.evals.stories import _FactsCache, load_articles, read_rows, score_clusters
+from pipeline.evals.stories import _FactsCache, _text_key, load_articles, read_rows, score_clusters
 from pipeline.stories import _FEATURES, _models
 from schemas.models import Facts
 from tests.conftest import SHARED_DATA
@@ -83,6 +83,24 @@ def test_facts_cache_round_trips(tmp_path) -> None:
     again = _FactsCache(tmp_path, "spacy")
     assert Facts.model_validate_json(again.known["k1"]) == facts
     assert _FactsCache(tmp_path, "facts").known == {}
+
+
+def test_facts_cache_keys_name_the_bound_only_where_it_cuts() -> None:
+    rows = [
+        {
+            "id": "short",
+            "date": None,
+            "title": "Fed holds rates",
+            "text": "The Fed held rates.",
+            "story": "s",
+        },
+        {"id": "long", "date": None, "title": "Fed holds rates", "text": "The Fed held. " * 50, "story": "s"},
+    ]
+    (short, long), _ = load_articles(rows, entities="none")
+    assert _text_key(short, "facts", 100) == _text_key(short, "facts", None)  # the same facts either way
+    assert _text_key(long, "facts", 100) != _text_key(long, "facts", None)
+    assert _text_key(long, "facts", 100) != _text_key(long, "facts", 200)
+    assert _text_key(long, "spacy", 100) == _text_key(long, "spacy", None)  # spaCy's NER reads it all
 
 
 def _run(*args: str) -> tuple[str, dict]:
