@@ -104,19 +104,25 @@ def test_each_partition_sweeps_its_own_entries_in_bounded_shares(in_partition: S
     window, step, partitions = 100, 25, 4
     table: dict[str, Any] = {}
     aliases = PartitionAliases(table, window=window)
+    listed: dict[int, list[str]] = {}  # each step's list of the keys
     for seq in range(1, 4_001):
         partition = in_partition.message.partition = seq % partitions
         before = aliases._scans.get(f"{partition}:")
         remember_all(aliases, seq, [(f"person:n{seq}-{i}", f"Name {seq} {i}") for i in range(3)])
-        number, keys, checked = aliases._scans[f"{partition}:"]
+        number, checked = aliases._scans[f"{partition}:"]
+        assert aliases._step_keys[0] == number  # one list of the keys for every partition, each step
+        listed.setdefault(number, aliases._step_keys[1])
+        assert listed[number] is aliases._step_keys[1]  # listed once in the step, not once a partition
+        keys = aliases._step_keys[1]
         # The keys of the dedupe numbers since the partition's last article.
         share = len(keys) * partitions / step + 1
         if before is not None and before[0] == number:
-            assert checked - before[2] <= share
+            assert checked - before[1] <= share
         else:
             assert checked <= share  # a new step's list: its first article checks its share, not all
             if before is not None:  # and the step before checked all of its list but the last numbers' share
-                assert before[2] >= len(before[1]) - len(before[1]) * partitions / step - 1
+                listed_before = len(listed[before[0]])
+                assert before[1] >= listed_before - listed_before * partitions / step - 1
         if seq > 2 * window:
             held = sum(1 for key in table if key.startswith(f"{partition}:"))
             assert held <= 3 * (window + 3 * step) / partitions + 3
