@@ -43,7 +43,7 @@ from pipeline.settings import Settings
 from pipeline.stack import LocalStack
 from schemas import DedupedArticle, FactsArticle, RawArticle
 
-__all__ = ["BenchResult", "core_rate", "run_bench", "transport_rate"]
+__all__ = ["BenchResult", "core_rate", "facts_cut", "run_bench", "transport_rate"]
 
 
 @dataclass
@@ -58,6 +58,8 @@ class BenchResult:
     p99_latency_s: float = 0.0
     hop_p50_s: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    facts_max_chars: int | None = None  # FACTS__MAX_CHARS (None: no bound) ...
+    facts_cut: int = 0  # ... and how many of the articles it cuts: latency bought with their later facts
 
     def figures(self) -> dict[str, object]:
         return {
@@ -75,6 +77,8 @@ class BenchResult:
             "p99_latency_s": self.p99_latency_s,
             "hop_p50_s": self.hop_p50_s,
             "peak_rss_mb": self.peak_rss_mb,
+            "facts_max_chars": self.facts_max_chars,
+            "facts_cut": self.facts_cut,
         }
 
 
@@ -137,6 +141,24 @@ def transport_rate(settings: Settings, payloads: list[bytes]) -> float:
     finally:
         producer.close()
         consumer.close()
+
+
+def facts_cut(settings: Settings, articles: list[RawArticle]) -> int:
+    """Return how many of the articles the facts stage reads only in part (``FACTS__MAX_CHARS``)."""
+    from pipeline.facts import exceeds
+    from pipeline.normalize import InvalidArticle, normalize, parse_raw
+
+    bound, limits = settings.facts.text_bound, settings.normalize
+    if bound is None:
+        return 0
+    cut = 0
+    for raw in articles:
+        try:
+            article = normalize(parse_raw(encode(raw), limits.max_article_bytes), limits.min_body_words)
+        except InvalidArticle:
+            continue
+        cut += exceeds(article, bound)
+    return cut
 
 
 def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, dict[str, float]]:
@@ -241,6 +263,8 @@ def run_bench(
         say("core: normalize, dedupe, facts, stories in a plain loop")
         result.core_per_s, result.core_stage_per_s = core_rate(stack.settings, articles)
         say(f"  {result.core_per_s:,.1f} articles/s")
+        result.facts_max_chars = stack.settings.facts.text_bound
+        result.facts_cut = facts_cut(stack.settings, articles)
 
         say("pipeline: everything published at once, until all reached the sink")
         stack.start("worker")

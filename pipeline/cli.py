@@ -409,6 +409,11 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
     console.print(
         "peak RSS: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in result.peak_rss_mb.items()), highlight=False
     )
+    bound = "no bound" if result.facts_max_chars is None else f"{result.facts_max_chars:,} characters"
+    console.print(
+        f"facts read up to FACTS__MAX_CHARS ({bound}): {result.facts_cut} of {result.articles} articles cut",
+        highlight=False,
+    )
     emit_json(figures)
 
 

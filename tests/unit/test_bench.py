@@ -1,4 +1,4 @@
-"""The bench's pure helpers: percentiles, the per-hop latency breakdown, and the seeder's pacing."""
+"""The bench's pure helpers: percentiles, the per-hop latency breakdown, the facts bound's count, pacing."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.bench import BenchResult, _percentile, hop_medians
+from pipeline.bench import BenchResult, _percentile, facts_cut, hop_medians
 from pipeline.seeder import Seeder
+from pipeline.settings import Settings
 from schemas import RawArticle
 
 
@@ -46,6 +47,17 @@ def test_percentile_and_ratios() -> None:
 
 
 @pytest.mark.shared_data("gva_dev.jsonl")
+def test_the_bench_counts_the_articles_the_facts_bound_cuts() -> None:
+    received = datetime(2024, 1, 1, tzinfo=UTC)
+    articles = [
+        RawArticle(article_id=f"a{n}", feed="f", received_at=received, title="A title", text=text)
+        for n, text in enumerate(["Short body of the article here.", "A much longer body. " * 40])
+    ]
+    assert facts_cut(Settings(_env_file=None, facts={"max_chars": 200}), articles) == 1
+    assert facts_cut(Settings(_env_file=None, facts={"max_chars": 0}), articles) == 0
+    assert BenchResult(articles=2, facts_max_chars=200, facts_cut=1).figures()["facts_cut"] == 1
+
+
 def test_state_growth_is_bounded_by_the_windows() -> None:
     from pipeline.bench import state_growth
     from pipeline.cli import _corpus
