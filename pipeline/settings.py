@@ -81,8 +81,8 @@ class FactsSettings(BaseModel):
     # text either way. The parse costs time in proportion to the text (about 30,000 characters a second a
     # core, twice that with the parse processes) and the stages work in order, so every article behind a long
     # one waits for it. The default bounds that wait to about 2 s (a message may hold 512 KB) and reads every
-    # article of the development corpora but one whole; 15,000 (about 2,500 words) brings p99 at half load
-    # under 0.5 s on GVA and costs long articles their later facts (README, "Benchmark").
+    # article of the development corpora whole; 15,000 (about 2,500 words) brings p99 at half load under
+    # 0.5 s on GVA and costs long articles their later facts (README, "Benchmark").
     max_chars: int = Field(default=100_000, ge=0)
 
     @property
