@@ -46,7 +46,6 @@ def test_percentile_and_ratios() -> None:
     assert BenchResult(articles=0).figures()["pipeline_over_core"] == 0.0
 
 
-@pytest.mark.shared_data("gva_dev.jsonl")
 def test_the_bench_counts_the_articles_the_facts_bound_cuts() -> None:
     received = datetime(2024, 1, 1, tzinfo=UTC)
     articles = [
@@ -58,6 +57,7 @@ def test_the_bench_counts_the_articles_the_facts_bound_cuts() -> None:
     assert BenchResult(articles=2, facts_max_chars=200, facts_cut=1).figures()["facts_cut"] == 1
 
 
+@pytest.mark.shared_data("gva_dev.jsonl")
 def test_state_growth_is_bounded_by_the_windows() -> None:
     from pipeline.bench import state_growth
     from pipeline.cli import _corpus
