@@ -41,7 +41,7 @@ from pipeline.broker import client_config, create_topics
 from pipeline.codec import encode
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack
-from schemas import DedupedArticle, FactsArticle, RawArticle
+from schemas import DedupedArticle, FactsArticle, NormalizedArticle, RawArticle
 
 __all__ = ["BenchResult", "core_rate", "facts_cut", "run_bench", "transport_rate"]
 
@@ -143,28 +143,35 @@ def transport_rate(settings: Settings, payloads: list[bytes]) -> float:
         consumer.close()
 
 
+def _normalize(settings: Settings, payload: bytes) -> NormalizedArticle:
+    """The normalize stage's output for a raw message, as the worker gets it (raises ``InvalidArticle``)."""
+    from pipeline.normalize import normalize, parse_raw
+
+    limits = settings.normalize
+    return normalize(parse_raw(payload, limits.max_article_bytes), limits.min_body_words)
+
+
 def facts_cut(settings: Settings, articles: list[RawArticle]) -> int:
     """Return how many of the articles the facts stage reads only in part (``FACTS__MAX_CHARS``)."""
     from pipeline.facts import exceeds
-    from pipeline.normalize import InvalidArticle, normalize, parse_raw
+    from pipeline.normalize import InvalidArticle
 
-    bound, limits = settings.facts.text_bound, settings.normalize
+    bound = settings.facts.text_bound
     if bound is None:
         return 0
     cut = 0
     for raw in articles:
         try:
-            article = normalize(parse_raw(encode(raw), limits.max_article_bytes), limits.min_body_words)
+            cut += exceeds(_normalize(settings, encode(raw)), bound)
         except InvalidArticle:
             continue
-        cut += exceeds(article, bound)
     return cut
 
 
 def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, dict[str, float]]:
     """Return articles/s of all four cores in a plain loop, and each stage's own rate."""
     from pipeline.facts import FactExtractor
-    from pipeline.normalize import InvalidArticle, normalize, parse_raw
+    from pipeline.normalize import InvalidArticle
 
     extractor = FactExtractor(settings.facts.spacy_model, aliases={}, max_chars=settings.facts.text_bound)
     index = dedupe_index(settings)
@@ -177,12 +184,10 @@ def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, di
         spent[stage] += time.perf_counter() - started
         return value
 
-    limits = settings.normalize
     for raw in articles:
         payload = encode(raw)
         try:
-            article = timed("normalize", lambda p=payload: normalize(parse_raw(p, limits.max_article_bytes),
-                                                                      limits.min_body_words))  # fmt: skip
+            article = timed("normalize", lambda p=payload: _normalize(settings, p))
         except InvalidArticle:
             continue
         decision, _ = timed("dedupe", lambda a=article: index.match(a))
