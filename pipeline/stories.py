@@ -9,10 +9,12 @@ Tagging is online news-stream clustering after Miranda et al. (2018), "Multiling
 News": one pass in arrival order, each article compared with the centroid of every candidate story in three
 TF-IDF spaces (body lemmas, headline lemmas, canonical entity ids). A learned decision joins or starts: a
 logistic regression over per-field cosines, per-field cover (the share of the article's TF-IDF mass on
-terms the story has), the time gap and the story's size (``_FEATURES``; weights in
-``data/stories_join.json``, trained on ECB+, GVA and UCI dev streams) gives the probability that the
-article belongs to each candidate, and the article joins the likeliest one when that probability reaches
-``join_threshold``. After a join the story is compared with the other open stories the same way (after
+terms the story has), the time gap, the story's size, whether the article's main place, person and year
+agree with the story's, and the cosine of its word-vector embedding with the story's (``_embedding``: GloVe
+vectors, ``pipeline.vectors``, which see what two wordings share beyond their words) gives the probability
+that the article belongs to each candidate (``_FEATURES``; weights in ``data/stories_join.json``, trained on
+ECB+, GVA and UCI dev streams, one model for articles with a long body and one for headlines and briefs),
+and the article joins the likeliest one when that probability reaches ``join_threshold``. After a join the story is compared with the other open stories the same way (after
 each of its first articles, then about eight times per doubling of its size: ``_merge_check_due``), and a
 second logistic regression over the same features, trained on the story pairs an online run compares,
 merges two fragments of one story (started apart by short or early articles) when its probability reaches
@@ -47,10 +49,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import filterfalse, repeat
-from operator import itemgetter, mul, truediv
+from operator import add, itemgetter, mul, truediv
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from pipeline.vectors import DIMENSIONS, word_vectors
 from schemas.models import ClaimValue, FactClaim, FactsArticle, Quantity, StoryEntity, StorySnapshot
 
 __all__ = ["FIELD_WEIGHTS", "StoryIndex"]
@@ -60,7 +65,8 @@ __all__ = ["FIELD_WEIGHTS", "StoryIndex"]
 FIELD_WEIGHTS: dict[str, float] = {"body": 0.45, "head": 0.15, "ent": 0.40}
 
 # 2: centroid norm sums (``_Story.sums``) instead of norms; a version-1 state's sums are recomputed on restore.
-STATE_VERSION = 2
+# 3: the sum of the articles' word-vector embeddings (``_Story.emb``); estimated from the centroid for older states.
+STATE_VERSION = 3
 
 # How many of an article's highest-weighted terms per field look up candidate stories, and how many candidates
 # are scored exactly. Rare terms are the ones that find the right story; common terms only add work.
@@ -486,6 +492,8 @@ _FEATURES = (
     "person_conflict",
     "year_share",
     "year_conflict",
+    "emb",
+    "emb_short",
 )
 # A body this short (content terms) is a headline or a brief: its cosines run lower against any centroid.
 _SHORT_TERMS = 30
@@ -500,14 +508,17 @@ def _features(
     gap_days: float,
     size: int,
     kinds: tuple[float, ...] = (0.0,) * 6,
+    emb: float = 0.0,
 ) -> list[float]:
     """Return the join features of an (article, story) pair, in ``_FEATURES`` order.
 
     Per field the TF-IDF cosine with the story's centroid and the share of the article's own TF-IDF mass on
     terms the story has (its "cover", which a large story's spread-out centroid does not dilute); whether
     the article's most mentioned entity is in the story; whether entities can be compared at all; the time
-    gap to the story's span (log days); the story's size (log articles); and a short-body flag with its
-    interactions, since a headline's cosines run lower against any centroid.
+    gap to the story's span (log days); the story's size (log articles); a short-body flag with its
+    interactions, since a headline's cosines run lower against any centroid; the place, person and year
+    features (``_kind_features``); and the cosine of the article's word-vector embedding with the story's
+    (``_embedding``), which sees what two wordings of one event share beyond their words.
 
     Every feature is nondecreasing in each cosine and cover: ``_candidates`` bounds a pair's features by
     calling this at a cosine's lower and upper bounds, so a new feature must keep that property.
@@ -528,6 +539,8 @@ def _features(
         cos["body"] * short,
         cos["head"] * short,
         *kinds,
+        emb,
+        emb * short,
     ]
 
 
@@ -543,15 +556,33 @@ def _models() -> dict[str, tuple[list[float], float]]:
             f"{_MODEL_PATH} has features {model['features']}, the code expects {list(_FEATURES)}"
         )
     out = {}
-    for name, part in (("join", model), ("merge", model["merge"])):
+    parts = (
+        ("join", model),
+        ("join_short", model["short"]),
+        ("merge", model["merge"]),
+    )
+    for name, part in parts:
         if len(part["weights"]) != len(_FEATURES):
             raise ValueError(f"{_MODEL_PATH}: the {name} model has {len(part['weights'])} weights")
         out[name] = ([float(w) for w in part["weights"]], float(part["bias"]))
     return out
 
 
+_SHORT = _FEATURES.index("short")
+
+
+def _model(name: str, x: list[float]) -> tuple[list[float], float]:
+    """Return the weights and bias of the join or merge model for a pair's features.
+
+    Articles with a short body (headlines, briefs) have a join model of their own: their evidence is a
+    dozen words, and what decides for them (the headline, its word vectors) counts for little in a long
+    article. (A merge model per body length as well was measured and not adopted: README, "Stories".)
+    """
+    return _models()["join_short" if name == "join" and x[_SHORT] else name]
+
+
 def _probability(model: str, x: list[float]) -> float:
-    weights, bias = _models()[model]
+    weights, bias = _model(model, x)
     if len(x) != len(weights):
         raise ValueError(f"{len(x)} features, the {model} model has {len(weights)} weights")
     z = bias + math.fsum(map(mul, weights, x))
@@ -569,7 +600,7 @@ _BOUND_MARGIN = 1e-6
 
 def _upper_logit(model: str, low: list[float], high: list[float]) -> float:
     """Return the highest logit the model gives any features between ``low`` and ``high`` (per feature)."""
-    weights, bias = _models()[model]
+    weights, bias = _model(model, low)  # low and high share the short flag
     if len(low) != len(weights) or len(high) != len(weights):
         raise ValueError(f"{len(low)} and {len(high)} features, the {model} model has {len(weights)} weights")
     return bias + math.fsum(map(max, map(mul, weights, low), map(mul, weights, high)))
@@ -663,6 +694,39 @@ def _kind_features(
         out += [share, conflict]
     return tuple(out)
 
+
+def _embedding(vectors: dict[str, dict[str, float]]) -> tuple[float, ...] | None:
+    """Return an article's unit word-vector embedding: the mean of its headline's and its body's embeddings
+    (each weighted by term frequency, ``pipeline.vectors``), or None when no word is known."""
+    vecs = word_vectors()
+    parts = [e for e in (vecs.unit(vectors["head"]), vecs.unit(vectors["body"])) if e is not None]
+    if not parts:
+        return None
+    total = sum(parts)
+    norm = float(np.sqrt(total @ total))
+    return tuple((total / norm).tolist()) if norm > 0.0 else None
+
+
+# The dot product of two embeddings, in a fixed order (deterministic): math.sumprod (Python 3.12, in C,
+# extended precision) where there is one.
+_dot = getattr(math, "sumprod", None) or (lambda a, b: math.fsum(map(mul, a, b)))
+
+
+def _emb_norm(s: _Story) -> float:
+    """Return the norm of a story's sum of embeddings (kept until the sum changes)."""
+    if s.emb_norm is None:
+        s.emb_norm = math.sqrt(_dot(s.emb, s.emb))
+    return s.emb_norm
+
+
+def _emb_cosine(unit: tuple[float, ...] | None, s: _Story) -> float:
+    """Return the cosine of a unit embedding with a story's sum of embeddings (0 when either is empty)."""
+    if unit is None:
+        return 0.0
+    norm = _emb_norm(s)
+    return _dot(unit, s.emb) / norm if norm > 0.0 else 0.0
+
+
 # --- stories --------------------------------------------------------------------------------------------
 
 
@@ -683,6 +747,13 @@ def _merge_check_due(size: int) -> bool:
     each of its own articles.
     """
     return size > 1 and (size <= _MERGE_CHECKS or size % (size // _MERGE_CHECKS) == 0)
+
+
+def _estimated_emb(state: dict[str, Any]) -> list[float]:
+    """Return an estimate of a version-2 story state's embedding sum: its centroid's embedding, times its size."""
+    fields = {f: {t: float(w) for t, (_c, w) in state["fields"].get(f, {}).items()} for f in ("head", "body")}
+    unit = _embedding(fields)
+    return [0.0] * DIMENSIONS if unit is None else [x * len(state["articles"]) for x in unit]
 
 
 def _timestamp(article: FactsArticle) -> datetime:
@@ -710,6 +781,9 @@ class _Story:
     sums: dict[str, list[float]]
     entities: dict[str, list[Any]]  # entity_id -> [canonical, label, articles]
     claims: list[dict[str, Any]]
+    # The sum of the articles' unit embeddings (``_embedding``; zeros while none has a known word).
+    emb: list[float] = field(default_factory=lambda: [0.0] * DIMENSIONS)
+    emb_norm: float | None = None  # derived: the norm of ``emb`` (None: recompute)
     tops: dict[str, str] | None = None  # derived: the most mentioned place, person, year (None: recompute)
     # Derived, for snapshots: per claim (claims and their values only ever grow), what was built from it
     # last time and from what (``_snapshot_claim``).
@@ -751,6 +825,9 @@ class StoryIndex:
         self.merge_threshold = merge_threshold
         self.quiet = timedelta(hours=quiet_hours)
         self.max_open_stories = max_open_stories
+        # The model and the word vectors (about 0.5 s to load) are read now, at start, not in the first tag.
+        _models()
+        word_vectors()
         self._reset()
 
     def _reset(self) -> None:
@@ -787,10 +864,11 @@ class StoryIndex:
         ts = _timestamp(article)
         self._advance(ts)
         vectors = self._vectors(article)
-        story = self._best_story(vectors, ts)
+        emb = _embedding(vectors)
+        story = self._best_story(vectors, ts, emb)
         if story is None:
             story = self._new_story(article, ts)
-        self._add(story, article, vectors, ts)
+        self._add(story, article, vectors, ts, emb)
         if self.merge_threshold < 1.0 and _merge_check_due(len(story.articles)):
             story = self._merge_similar(story, ts)
         return self._snapshot(story)
@@ -823,7 +901,9 @@ class StoryIndex:
         body_terms = sum(1 for _t, (c, _w) in story.fields["body"].items() if c * 2 >= n) or len(vectors["body"])
         # A threshold of 1 never merges (``tag`` does not ask): all candidates come back, unbounded (training).
         floor = ("merge", self.merge_threshold) if self.merge_threshold < 1.0 else None
-        return self._candidates(vectors, ts, body_terms, floor=floor, exclude=story)
+        norm = _emb_norm(story)
+        emb = tuple(x / norm for x in story.emb) if norm > 0.0 else None
+        return self._candidates(vectors, emb, ts, body_terms, floor=floor, exclude=story)
 
     def _absorb(self, old: _Story, young: _Story) -> None:
         """Move every article of ``young`` into ``old`` and close ``young`` (its last snapshot, which points
@@ -872,6 +952,8 @@ class StoryIndex:
                 m.update(value=v["value"], high=v["high"], qualifier=v["qualifier"], text=v["text"])
                 for aid in v["article_ids"]:
                     _add_claims(old.claims, aid, [m])
+        old.emb = list(map(add, old.emb, young.emb))
+        old.emb_norm = None
         old.tops = old.reports = None
         old.first_ts = min(old.first_ts, young.first_ts)
         old.last_ts = max(old.last_ts, young.last_ts)
@@ -942,6 +1024,7 @@ class StoryIndex:
             "sums": {f: list(v) for f, v in s.sums.items()},
             "entities": {k: list(v) for k, v in s.entities.items()},
             "claims": _copy_claims(s.claims),
+            "emb": list(s.emb),
         }
 
     def restore(self, states: Iterable[dict[str, Any]]) -> None:
@@ -954,7 +1037,7 @@ class StoryIndex:
         self._reset()
         stories = []
         for st in states:
-            if st.get("version") not in (1, STATE_VERSION):
+            if st.get("version") not in (1, 2, STATE_VERSION):
                 raise ValueError(f"story state version {st.get('version')!r}, expected {STATE_VERSION}")
             stories.append(
                 _Story(
@@ -967,6 +1050,7 @@ class StoryIndex:
                     sums={f: list(v) for f, v in st.get("sums", {}).items()},
                     entities={k: list(v) for k, v in st["entities"].items()},
                     claims=_copy_claims(st["claims"]),
+                    emb=[float(x) for x in st["emb"]] if "emb" in st else _estimated_emb(st),
                 )
             )
         if not stories:
@@ -1015,6 +1099,7 @@ class StoryIndex:
     def _candidates(
         self,
         vectors: dict[str, dict[str, float]],
+        emb: tuple[float, ...] | None,
         ts: datetime,
         body_terms: int | None = None,
         floor: tuple[str, float] | None = None,
@@ -1031,6 +1116,8 @@ class StoryIndex:
         bounded by its part over the vector's heavy terms plus a Cauchy-Schwarz bound on the rest
         (``_upper_logit``). The caller's decision (the likeliest candidate, if it reaches the floor) is the
         same as without the floor; a merge check of a large story costs a fraction of the full comparison.
+
+        ``emb`` is the article's unit embedding (``_embedding``), compared with each story's.
         """
         # Per field the article's terms, their unit-length TF-IDF weights x, x * idf (what a cosine with a
         # centroid's raw sums needs) and x^2 (the cover). The arithmetic runs in C through map(); it is the
@@ -1103,7 +1190,7 @@ class StoryIndex:
             top_in = 1.0 if top_entity is not None and top_entity in s.entities else 0.0
             gap = self._gap_days(s, ts)
             kinds = _kind_features(mine_tops, ents, _story_tops(s), s.fields["ent"])
-            rest = (has_ent, top_in, body_terms, gap, len(s.articles), kinds)
+            rest = (has_ent, top_in, body_terms, gap, len(s.articles), kinds, _emb_cosine(emb, s))
             if cos["body"] is None:
                 norm = norms["body"]
                 part_cos, part_cover = _cosine_cover(heavy, squares["body"], s.fields["body"], norm)
@@ -1121,10 +1208,12 @@ class StoryIndex:
             out.append((s, _features(cos, cover, *rest)))
         return out
 
-    def _best_story(self, vectors: dict[str, dict[str, float]], ts: datetime) -> _Story | None:
+    def _best_story(
+        self, vectors: dict[str, dict[str, float]], ts: datetime, emb: tuple[float, ...] | None
+    ) -> _Story | None:
         """Return the candidate story most likely to be the article's, when that likelihood is high enough."""
         best, best_p = None, -1.0
-        for s, x in self._candidates(vectors, ts):
+        for s, x in self._candidates(vectors, emb, ts):
             p = _join_probability(x)
             if p > best_p:
                 best, best_p = s, p
@@ -1143,7 +1232,12 @@ class StoryIndex:
     # --- updating -----------------------------------------------------------------------------------
 
     def _add(
-        self, s: _Story, article: FactsArticle, vectors: dict[str, dict[str, float]], ts: datetime
+        self,
+        s: _Story,
+        article: FactsArticle,
+        vectors: dict[str, dict[str, float]],
+        ts: datetime,
+        emb: tuple[float, ...] | None,
     ) -> None:
         s.articles.append(
             {
@@ -1193,6 +1287,9 @@ class StoryIndex:
                 self._renorm(s, f)
         if s.tops is not None:
             _raise_tops(s.tops, s.fields["ent"], vectors["ent"])
+        if emb is not None:
+            s.emb = list(map(add, s.emb, emb))
+            s.emb_norm = None
         seen = set()
         for e in article.facts.entities:
             if e.entity_id in seen:

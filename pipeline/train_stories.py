@@ -2,7 +2,8 @@
 
 Join: replays each dev corpus as a teacher-forced stream (every article goes into its gold story),
 collects the join features of every candidate story the index proposes (label: is it the gold story),
-and fits one logistic regression over the three corpora, each weighted equally (scipy L-BFGS). Merge:
+and fits two logistic regressions over the three corpora, each corpus weighted equally (scipy L-BFGS):
+one on the pairs of articles with a long body, one on those with a short body (headlines, briefs). Merge:
 runs each corpus online with that join model and collects the story pairs the index compares after each
 join (label: same majority gold story); a first round without merging, a second merging by the first
 round's model, both rounds' pairs fitted together. Writes both as JSON to
@@ -40,15 +41,16 @@ def replay(articles: list, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         ts = st._timestamp(article)
         index._advance(ts)
         vectors = index._vectors(article)
+        emb = st._embedding(vectors)
         gold = gold_of[article.article_id]
-        for story, x in index._candidates(vectors, ts):
+        for story, x in index._candidates(vectors, emb, ts):
             features.append(x)
             labels.append(1.0 if story_of_gold.get(gold) == story.story_id else 0.0)
         story = index._stories.get(story_of_gold.get(gold, ""))
         if story is None:
             story = index._new_story(article, ts)
             story_of_gold[gold] = story.story_id
-        index._add(story, article, vectors, ts)
+        index._add(story, article, vectors, ts, emb)
     return np.array(features), np.array(labels)
 
 
@@ -82,6 +84,9 @@ def merge_replay(articles: list, rows: list[dict], merge_threshold: float) -> tu
     return np.array(features).reshape(-1, len(st._FEATURES)), np.array(labels)
 
 
+JoinModels = tuple[tuple[np.ndarray, float], tuple[np.ndarray, float]]
+
+
 def fit(sets: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarray, float]:
     """Return logistic-regression weights and bias, each set weighted equally, with an L2 penalty."""
     xs = np.vstack([x for x, _ in sets])
@@ -102,11 +107,28 @@ def fit(sets: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarra
     return result.x[:dims], float(result.x[dims])
 
 
-def _write(path: Path, join: tuple[np.ndarray, float], merge: tuple[np.ndarray, float], l2: float) -> None:
+def fit_join(sets: dict[str, tuple[np.ndarray, np.ndarray]], l2: float) -> JoinModels:
+    """Return the join models for long and for short articles, each fitted on its own pairs of every corpus
+    (a corpus with fewer than 50 such pairs, or no join among them, is left out of that model)."""
+    short = st._FEATURES.index("short")
+    models = []
+    for flag in (0.0, 1.0):
+        parts = []
+        for x, y in sets.values():
+            mask = x[:, short] == flag
+            if mask.sum() >= 50 and y[mask].sum() > 0:
+                parts.append((x[mask], y[mask]))
+        # Without short pairs to learn from (a held-out check), short articles get the long model.
+        models.append(fit(parts, l2) if parts else models[0])
+    return models[0], models[1]
+
+
+def _write(path: Path, join: JoinModels, merge: tuple[np.ndarray, float], l2: float) -> None:
     about = ("Logistic regressions over the pair features of pipeline.stories._features. Top level, the join "
              "model: probability that an article belongs to a candidate story, trained on teacher-forced "
-             "streams. 'merge': probability that two open stories are one, trained on the story pairs an "
-             "online run compares (two rounds: without merging, then merging by the first round's model). "
+             "streams; 'short': the same for articles with a short body (headlines, briefs), trained on "
+             "their pairs alone. 'merge': probability that two open stories are one, trained on the story "
+             "pairs an online run compares (two rounds: without merging, then merging by the first round's model). "
              "By python -m pipeline.train_stories on ECB+ dev (file order), GVA dev (file order, dates) and "
              f"UCI dev (shuffled seed 1, dates hidden), each corpus weighted equally, L2 {l2:g}; entities "
              "from the facts stage.")  # fmt: skip
@@ -114,7 +136,13 @@ def _write(path: Path, join: tuple[np.ndarray, float], merge: tuple[np.ndarray, 
     def part(w: np.ndarray, b: float) -> dict:
         return {"weights": [round(float(v), 4) for v in w], "bias": round(float(b), 4)}
 
-    model = {"about": about, "features": list(st._FEATURES), **part(*join), "merge": part(*merge)}
+    model = {
+        "about": about,
+        "features": list(st._FEATURES),
+        **part(*join[0]),
+        "short": part(*join[1]),
+        "merge": part(*merge),
+    }
     path.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
     st._models.cache_clear()
 
@@ -141,11 +169,11 @@ def main() -> None:
         corpora[name] = (articles, rows)
         sets[name] = replay(articles, rows)
         print(f"{name}: {len(sets[name][1])} candidate pairs, {int(sets[name][1].sum())} joins")
-    join = fit(list(sets.values()), args.l2)
+    join = fit_join(sets, args.l2)
     # The merge model is trained on what the index does online, so the join model must be in place first.
-    _write(args.out, join, join, args.l2)
+    _write(args.out, join, join[0], args.l2)
     merges: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in corpora}
-    merge = join
+    merge = join[0]
     for round_, threshold in enumerate((1.0, st.StoryIndex().merge_threshold), 1):
         for name, (articles, rows) in corpora.items():
             merges[name].append(merge_replay(articles, rows, threshold))
@@ -159,8 +187,9 @@ def main() -> None:
         _write(args.out, join, merge, args.l2)
     print(f"wrote {args.out}")
     for held in sets:
-        w_held, _ = fit([sets[n] for n in sets if n != held], args.l2)
+        (w_held, _), (w_short, _) = fit_join({n: sets[n] for n in sets if n != held}, args.l2)
         print(f"join model without {held}: weights {np.round(w_held, 2).tolist()}")
+        print(f"  short: {np.round(w_short, 2).tolist()}")
 
 
 if __name__ == "__main__":

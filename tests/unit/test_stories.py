@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import subprocess
 import sys
@@ -403,7 +404,8 @@ def test_cosines_use_the_current_idf_as_the_stream_grows() -> None:
     highest = 0.0
     for article in articles:
         vectors = index._vectors(article)
-        for _story, x in index._candidates(vectors, article.received_at):
+        emb = stories_module._embedding(vectors)
+        for _story, x in index._candidates(vectors, emb, article.received_at):
             highest = max(highest, *x[:3])  # the body, headline and entity cosines
         index.tag(article)
         index.drain_closed()
@@ -412,7 +414,8 @@ def test_cosines_use_the_current_idf_as_the_stream_grows() -> None:
 
 @pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_restore_migrates_a_version_1_state() -> None:
-    # Version 1 kept one norm per field; restoring it recomputes the norm sums from the terms.
+    # Version 1 kept one norm per field; restoring it recomputes the norm sums from the terms. (Its
+    # embedding sum is kept here, to compare decisions; version 2's test below drops it.)
     articles, _ = ecbplus_articles(limit=40)
     live = StoryIndex()
     for article in articles[:30]:
@@ -421,7 +424,7 @@ def test_restore_migrates_a_version_1_state() -> None:
     states = []
     for story_id in list(live._stories):
         state = live.export_state(story_id)
-        assert state["version"] == 2
+        assert state["version"] == 3
         del state["sums"]
         states.append({**state, "version": 1, "norms": {"body": 1.0, "head": 1.0, "ent": 1.0}})
     restored = StoryIndex()
@@ -432,8 +435,31 @@ def test_restore_migrates_a_version_1_state() -> None:
             live._renorm(story, field)
             assert again.sums[field] == pytest.approx(story.sums[field])
     assert [restored.tag(a).story_id for a in articles[30:]] == [live.tag(a).story_id for a in articles[30:]]
-    with pytest.raises(ValueError, match="version 3"):
-        StoryIndex().restore([{**states[0], "version": 3}])
+    with pytest.raises(ValueError, match="version 4"):
+        StoryIndex().restore([{**states[0], "version": 4}])
+
+
+@pytest.mark.shared_data("ecbplus_dev.jsonl")
+def test_restore_estimates_a_version_2_states_embedding() -> None:
+    # Version 2 had no embedding sum: restoring it estimates the sum from the centroid's terms, pointing
+    # about where the articles' sum points, with one unit per article.
+    articles, _ = ecbplus_articles(limit=40)
+    live = StoryIndex()
+    for article in articles:
+        live.tag(article)
+        live.drain_closed()
+    states = []
+    for story_id in live._stories:
+        state = live.export_state(story_id)
+        del state["emb"]
+        states.append({**state, "version": 2})
+    restored = StoryIndex()
+    restored.restore(states)
+    for story_id, story in live._stories.items():
+        estimate = restored._stories[story_id].emb
+        size = len(story.articles)
+        assert math.hypot(*estimate) == pytest.approx(size)
+        assert stories_module._emb_cosine(tuple(x / size for x in estimate), story) > 0.9
 
 
 def test_stories_close_after_quiet_hours() -> None:
@@ -883,15 +909,15 @@ def test_merge_check_bounds_skip_only_candidates_that_cannot_merge() -> None:
 
     class Checked(StoryIndex):
         def _candidates(  # type: ignore[no-untyped-def]
-            self, vectors, ts, body_terms=None, floor=None, exclude=None
+            self, vectors, emb, ts, body_terms=None, floor=None, exclude=None
         ):
-            kept = super()._candidates(vectors, ts, body_terms, floor, exclude)
+            kept = super()._candidates(vectors, emb, ts, body_terms, floor, exclude)
             if floor is None:
                 return kept
-            full = [(s, x) for s, x in super()._candidates(vectors, ts, body_terms) if s is not exclude]
+            full = [(s, x) for s, x in super()._candidates(vectors, emb, ts, body_terms) if s is not exclude]
             # Lower floors too, where many candidates sit near the floor: a bound too low would show there.
             for p in (floor[1], 0.3, 0.05, 0.005):
-                bounded = super()._candidates(vectors, ts, body_terms, ("merge", p), exclude)
+                bounded = super()._candidates(vectors, emb, ts, body_terms, ("merge", p), exclude)
                 features = {s.story_id: x for s, x in bounded}
                 for s, x in full:
                     if s.story_id in features:
