@@ -7,7 +7,8 @@ one on the pairs of articles with a long body, one on those with a short body (h
 runs each corpus online with that join model and collects the story pairs the index compares after each
 join (label: same majority gold story); a first round without merging, a second merging by the first
 round's model, both rounds' pairs fitted together. Writes both as JSON to
-pipeline/data/stories_join.json, and prints a train-on-two, test-on-the-third check of the join model.
+pipeline/data/stories_join.json, and prints a train-on-two, test-on-the-third check of the join models
+(the AUC of the held-out corpus's pairs).
 Entities come from the facts stage through the eval's on-disk cache, as in ``copydesk eval stories``.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.stats import rankdata
 
 from pipeline import stories as st
 from pipeline.evals.stories import load_articles, read_rows
@@ -123,6 +125,27 @@ def fit_join(sets: dict[str, tuple[np.ndarray, np.ndarray]], l2: float) -> JoinM
     return models[0], models[1]
 
 
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Return the area under the ROC curve: the chance that a random positive outscores a random negative."""
+    ranks = rankdata(scores)
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def held_out_auc(models: JoinModels, pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
+    """Return the AUC of the join models on a corpus's pairs, for its long and its short articles' pairs."""
+    x, y = pairs
+    short = x[:, st._FEATURES.index("short")] == 1.0
+    out = {}
+    for kind, mask, (w, b) in (("long", ~short, models[0]), ("short", short, models[1])):
+        if mask.any():
+            out[kind] = auc(x[mask] @ w + b, y[mask])
+    return out
+
+
 def _write(path: Path, join: JoinModels, merge: tuple[np.ndarray, float], l2: float) -> None:
     about = ("Logistic regressions over the pair features of pipeline.stories._features. Top level, the join "
              "model: probability that an article belongs to a candidate story, trained on teacher-forced "
@@ -187,9 +210,9 @@ def main() -> None:
         _write(args.out, join, merge, args.l2)
     print(f"wrote {args.out}")
     for held in sets:
-        (w_held, _), (w_short, _) = fit_join({n: sets[n] for n in sets if n != held}, args.l2)
-        print(f"join model without {held}: weights {np.round(w_held, 2).tolist()}")
-        print(f"  short: {np.round(w_short, 2).tolist()}")
+        models = fit_join({n: sets[n] for n in sets if n != held}, args.l2)
+        aucs = ", ".join(f"{kind} {auc:.3f}" for kind, auc in held_out_auc(models, sets[held]).items())
+        print(f"join model trained without {held}, its pairs' AUC: {aucs}")
 
 
 if __name__ == "__main__":

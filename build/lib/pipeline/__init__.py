@@ -1,0 +1,1 @@
+"""copydesk: a Kafka stream-processing pipeline for news wire copy."""

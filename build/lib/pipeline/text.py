@@ -1,0 +1,63 @@
+"""Small text helpers shared by the cores: sentence splitting, accent folding, content words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+__all__ = ["content_words", "fold", "split_sentences", "words"]
+
+# A sentence ends at . ! ? (maybe closed by a quote or bracket) followed by space and a capital, digit or
+# opening quote, unless the dot closes an initial ("J."), a title ("Mr.", "Gov.") or a dotted acronym ("U.S.").
+_ABBREVIATIONS = frozenset(
+    ["mr", "mrs", "ms", "dr", "prof", "gov", "sen", "rep", "gen", "col", "lt", "sgt", "capt", "st", "jr", "sr", "no", "vs", "etc", "inc", "ltd", "co", "corp", "dept", "est", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ariz", "calif", "fla", "ill", "mass", "mich", "minn", "tex", "wash"]
+)
+_CANDIDATE_END = re.compile(r"[.!?][\"”’')\]]*\s+(?=[\"“‘(\[A-Z0-9])")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Return the sentences of a paragraph, in order, stripped; abbreviations and initials do not split."""
+    sentences: list[str] = []
+    start = 0
+    for match in _CANDIDATE_END.finditer(text):
+        end = match.start() + 1
+        if text[match.start()] == ".":
+            token = text[start:end].rsplit(None, 1)[-1].rstrip(".").lstrip('"“‘([').lower()
+            if len(token) == 1 or token in _ABBREVIATIONS or "." in token:
+                continue
+        sentence = text[start : match.end()].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """Return the word lowercased, with accents removed ("López" -> "lopez") and curly apostrophes straight."""
+    decomposed = unicodedata.normalize("NFKD", word.lower().replace("’", "'"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def words(text: str) -> list[str]:
+    """Return the folded word tokens of a text."""
+    return [fold(token) for token in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Return the folded tokens that are not stop words, with a light plural strip ("migrants" -> "migrant")."""
+    out = []
+    for token in words(text):
+        if token in STOP_WORDS or len(token) < 2:
+            continue
+        if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            token = token[:-1]
+        out.append(token)
+    return out
