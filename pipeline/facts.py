@@ -52,6 +52,7 @@ from spacy.tokens import Doc, Span, Token
 from text_to_num import text2num
 
 from pipeline.attribute_ruler import index_attribute_ruler
+from pipeline.vectors import vocabulary
 from schemas.models import DateMention, Entity, Facts, NormalizedArticle, Quantity, Quote
 
 __all__ = [
@@ -1046,7 +1047,57 @@ def merge_entities(doc: Doc) -> Doc:
 
 
 def _parts(article: NormalizedArticle) -> list[str]:
-    return [article.headline, *article.paragraphs]
+    return [truecase_headline(article.headline, article.body), *article.paragraphs]
+
+
+_HEADLINE_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+# Common words that English always capitalises.
+_CAPITALISED = frozenset(
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+     "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+)  # fmt: skip
+
+
+def truecase_headline(headline: str, body: str) -> str:
+    """Return a headline written in title case or capitals with its ordinary words in lower case.
+
+    The name tagger learned that capitals start names: in "Obama Reverses Bush on Species Protection
+    Measure" or "SUSPENDED WORKER KILLS 2" it finds one long name, a person "Obama Reverses Bush".
+    A headline is recased when most of its words of four letters or more (after the first) start with a
+    capital, or all of its letters are capitals. Then a word keeps its capital when the body writes it so
+    (which keeps "Bush" and "NBA"), and is lowered when the body writes it in lower case or, absent from the
+    body, when it is a common English word (``pipeline.vectors.vocabulary``) other than a day or month; a
+    capitals-only word the body writes capitalised takes that form ("CHARGERS" -> "Chargers"). The first
+    word keeps its capital.
+    Same length, so character offsets into the headline stay valid; any other headline is returned as is.
+    """
+    words = list(_HEADLINE_WORD.finditer(headline))
+    letters = [c for c in headline if c.isalpha()]
+    shouting = len(words) >= 3 and all(c.isupper() for c in letters)
+    long_words = [m.group() for m in words[1:] if len(m.group()) >= 4]
+    titled = len(long_words) >= 2 and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)
+    if not (shouting or titled):
+        return headline
+    in_body = {m.group() for m in _HEADLINE_WORD.finditer(body)}
+    common = vocabulary()
+    out = list(headline)
+    for i, m in enumerate(words):
+        word = m.group()
+        if not word[0].isupper():
+            continue
+        lower, title = word.lower(), word[:1] + word[1:].lower()
+        if word in in_body:
+            new = word
+        elif (word.isupper() and len(word) > 1 and title in in_body) or lower in _CAPITALISED:
+            new = title
+        elif lower in in_body or lower in common:
+            new = lower
+        else:
+            new = word if not word.isupper() or len(word) == 1 else title
+        if i == 0:
+            new = new[:1].upper() + new[1:]
+        out[m.start() : m.end()] = new
+    return "".join(out)
 
 
 # The end of a sentence a cut may follow: its closing punctuation (and closing quote or bracket), then space.

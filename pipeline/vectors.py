@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DIMENSIONS", "VECTORS_PATH", "WordVectors", "word_vectors"]
+__all__ = ["DIMENSIONS", "VECTORS_PATH", "WordVectors", "vocabulary", "word_vectors"]
 
 VECTORS_PATH = Path(__file__).with_name("data") / "glove_50k.npz"
 DIMENSIONS = 100
@@ -76,6 +76,13 @@ class WordVectors:
         v = np.asarray(w, dtype=np.float64) @ self._weighted[rows]
         norm = float(np.sqrt(v @ v))
         return v / norm if norm > 0.0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def vocabulary() -> frozenset[str]:
+    """Return the packaged vectors' words (lower case, the 50,000 most frequent), without their vectors."""
+    with np.load(VECTORS_PATH, allow_pickle=False) as data:
+        return frozenset(str(w) for w in data["words"])
 
 
 @functools.lru_cache(maxsize=1)
