@@ -1,1 +1,0 @@
-"""copydesk: a Kafka stream-processing pipeline for news wire copy."""
