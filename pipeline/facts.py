@@ -955,7 +955,9 @@ class FactExtractor:
     def texts(self, article: NormalizedArticle) -> list[str]:
         """Return the texts ``parse`` parses: the article's headline, then its paragraphs, up to
         ``max_chars`` characters in all."""
-        return capped_texts(_parts(article), self.max_chars)
+        # The headline recased (``truecase_headline``) keeps its length, so ``exceeds`` counts the raw parts.
+        headline, *paragraphs = _parts(article)
+        return capped_texts([truecase_headline(headline, article.body), *paragraphs], self.max_chars)
 
     def truncates(self, article: NormalizedArticle) -> bool:
         """Whether ``max_chars`` leaves part of the article's text unread."""
@@ -1047,7 +1049,7 @@ def merge_entities(doc: Doc) -> Doc:
 
 
 def _parts(article: NormalizedArticle) -> list[str]:
-    return [truecase_headline(article.headline, article.body), *article.paragraphs]
+    return [article.headline, *article.paragraphs]
 
 
 _HEADLINE_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
@@ -1072,8 +1074,7 @@ def truecase_headline(headline: str, body: str) -> str:
     Same length, so character offsets into the headline stay valid; any other headline is returned as is.
     """
     words = list(_HEADLINE_WORD.finditer(headline))
-    letters = [c for c in headline if c.isalpha()]
-    shouting = len(words) >= 3 and all(c.isupper() for c in letters)
+    shouting = len(words) >= 3 and all(c.isupper() for c in headline if c.isalpha())
     long_words = [m.group() for m in words[1:] if len(m.group()) >= 4]
     titled = len(long_words) >= 2 and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)
     if not (shouting or titled):
