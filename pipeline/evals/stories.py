@@ -4,8 +4,9 @@ Each row (``{"id", "date", "title", "text", "source", "story"}``, as in ``../sha
 ``FactsArticle`` the stories agent would see: ``pipeline.normalize`` on the raw record, dedup ``unique``
 (the dedupe stage is not run), and facts from the facts stage (``--entities facts``, the default), from
 spaCy's NER alone (``spacy``: faster, the same entity ids for most names) or none at all. Extracted facts
-are cached on disk keyed by a hash of the normalized text, so only the first run over a file pays for
-spaCy. Every article is extracted on its own (no cross-article alias memory), so the cache holds for any
+are cached on disk keyed by a hash of the normalized text, in a file named by a fingerprint of the facts
+code, data, model and spaCy version (a change to any of them starts a new file), so only the first run
+over a file with the same code pays for spaCy. Every article is extracted on its own (no cross-article alias memory), so the cache holds for any
 order.
 
 The articles are then tagged one by one, in file order or a seeded shuffle (``--shuffle``), by one
@@ -16,6 +17,7 @@ nothing either. The ``story`` label is used only for scoring: pairwise and BCube
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -37,8 +39,18 @@ from pipeline.settings import Settings
 
 __all__ = ["Scores", "load_articles", "score_clusters", "stories"]
 
-# Bump when what an extractor produces changes, so stale cache files are not read.
-_CACHE_VERSION = 2
+# Bump when the cache file's layout changes. What an extractor produces is keyed by ``_facts_fingerprint``.
+_CACHE_VERSION = 3
+# What the facts stage's output depends on, beside the installed spaCy and the model: its code and data.
+_FACTS_SOURCES = (
+    "pipeline/facts.py",
+    "pipeline/attribute_ruler.py",
+    "pipeline/text.py",
+    "pipeline/vectors.py",
+    "schemas/models.py",
+    "pipeline/data/glove_50k.npz",
+    "pipeline/models/ner_conll",
+)
 _RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
 ENTITY_MODES = ("facts", "spacy", "none")
 
@@ -161,11 +173,34 @@ def _text_key(article: Any, mode: str, max_chars: int | None = None) -> str:
     return digest[:24]
 
 
-class _FactsCache:
-    """Facts per normalized text, kept in one JSONL file per entity mode under ``cache_dir``."""
+@functools.lru_cache(maxsize=4)
+def _facts_fingerprint(model: str) -> str:
+    """Return a digest of everything the facts of a text depend on: the facts code and data files, the
+    spaCy version and the model's. A change to any of them starts a new cache file, so a cache never
+    returns the facts of older code."""
+    import importlib.metadata
 
-    def __init__(self, cache_dir: Path | None, mode: str) -> None:
-        self.path = None if cache_dir is None else cache_dir / f"facts-{mode}-v{_CACHE_VERSION}.jsonl"
+    import spacy
+
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha1(f"{spacy.__version__}\x00{model}\x00".encode())
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        digest.update(importlib.metadata.version(model).encode())
+    for source in _FACTS_SOURCES:
+        path = root / source
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(str(file.relative_to(root)).encode() + b"\x00" + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class _FactsCache:
+    """Facts per normalized text, kept in one JSONL file per entity mode and facts fingerprint under
+    ``cache_dir``."""
+
+    def __init__(self, cache_dir: Path | None, mode: str, fingerprint: str) -> None:
+        name = f"facts-{mode}-v{_CACHE_VERSION}-{fingerprint}.jsonl"
+        self.path = None if cache_dir is None else cache_dir / name
         self.known: dict[str, str] = {}
         if self.path is not None and self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
@@ -234,7 +269,7 @@ def _facts_for(
 
     if mode == "none":
         return [Facts() for _ in articles]
-    cache = _FactsCache(cache_dir, mode)
+    cache = _FactsCache(cache_dir, mode, _facts_fingerprint(model))
     keys = [_text_key(a, mode, max_chars) for a in articles]
     todo = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in cache.known))
     if todo:

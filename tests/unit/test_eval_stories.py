@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline.evals import eval_group
-from pipeline.evals.stories import _FactsCache, _text_key, load_articles, read_rows, score_clusters
+from pipeline.evals.stories import (
+    _facts_fingerprint,
+    _FactsCache,
+    _text_key,
+    load_articles,
+    read_rows,
+    score_clusters,
+)
 from pipeline.stories import _FEATURES, _join_probability, _merge_probability, _models
 from schemas.models import Facts
 from tests.conftest import SHARED_DATA
@@ -94,12 +102,30 @@ def test_no_dates_hides_publication_and_arrival_time() -> None:
 
 
 def test_facts_cache_round_trips(tmp_path) -> None:
-    cache = _FactsCache(tmp_path, "spacy")
+    cache = _FactsCache(tmp_path, "spacy", "abc")
     facts = Facts()
     cache.add([("k1", facts.model_dump_json())])
-    again = _FactsCache(tmp_path, "spacy")
+    again = _FactsCache(tmp_path, "spacy", "abc")
     assert Facts.model_validate_json(again.known["k1"]) == facts
-    assert _FactsCache(tmp_path, "facts").known == {}
+    assert _FactsCache(tmp_path, "facts", "abc").known == {}
+    # Facts of other code (another fingerprint) are never read back.
+    assert _FactsCache(tmp_path, "spacy", "def").known == {}
+
+
+def test_facts_fingerprint_follows_the_facts_code(tmp_path, monkeypatch) -> None:
+    import pipeline.evals.stories as eval_stories
+
+    first = _facts_fingerprint("en_core_web_sm")
+    assert first == _facts_fingerprint("en_core_web_sm")  # stable
+    assert first != _facts_fingerprint("another_model")
+    # A copy of the tree with one facts source edited gives another fingerprint.
+    root = Path(eval_stories.__file__).resolve().parents[2]
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline" / "facts.py").write_bytes((root / "pipeline" / "facts.py").read_bytes() + b"#")
+    monkeypatch.setattr(eval_stories, "_FACTS_SOURCES", ("pipeline/facts.py",))
+    edited = _facts_fingerprint.__wrapped__("en_core_web_sm")
+    monkeypatch.setattr(eval_stories, "__file__", str(tmp_path / "pipeline" / "evals" / "stories.py"))
+    assert _facts_fingerprint.__wrapped__("en_core_web_sm") != edited
 
 
 def test_facts_cache_keys_name_the_bound_only_where_it_cuts() -> None:
