@@ -41,12 +41,13 @@ __all__ = ["Scores", "load_articles", "score_clusters", "stories"]
 
 # Bump when the cache file's layout changes. What an extractor produces is keyed by ``_facts_fingerprint``.
 _CACHE_VERSION = 3
-# What the facts stage's output depends on, beside the installed spaCy and the model: its code and data.
+# What the facts stage's output depends on, beside the installed spaCy and the model: its code and data
+# (of pipeline.vectors it reads only the packaged word list, ``vocabulary``, so the vectors' file counts
+# but not the stories stage's embedding code beside it).
 _FACTS_SOURCES = (
     "pipeline/facts.py",
     "pipeline/attribute_ruler.py",
     "pipeline/text.py",
-    "pipeline/vectors.py",
     "schemas/models.py",
     "pipeline/data/glove_50k.npz",
     "pipeline/models/ner_conll",
