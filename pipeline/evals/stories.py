@@ -37,7 +37,7 @@ import click
 from pipeline.evals.report import emit_json
 from pipeline.settings import Settings
 
-__all__ = ["Scores", "load_articles", "score_clusters", "stories"]
+__all__ = ["Scores", "load_articles", "parse_seeds", "score_clusters", "stories"]
 
 # Bump when the cache file's layout changes. What an extractor produces is keyed by ``_facts_fingerprint``.
 _CACHE_VERSION = 3
@@ -356,9 +356,33 @@ def _line(name: str, values: tuple[float, float, float]) -> str:
     return f"{name:<10} P {p * 100:5.1f}  R {r * 100:5.1f}  F1 {f1 * 100:5.1f}"
 
 
+def parse_seeds(spec: str | None) -> list[int] | None:
+    """Return the seeds of a ``--shuffle`` spec: "2", "1-8" or "1,3,5" (None: no shuffle)."""
+    if spec is None:
+        return None
+    seeds: list[int] = []
+    try:
+        for part in spec.split(","):
+            first, dash, last = part.strip().partition("-")
+            low, high = int(first), int(last) if dash else int(first)
+            if high < low:
+                raise ValueError(part)
+            seeds.extend(range(low, high + 1))
+    except ValueError:
+        raise click.BadParameter(f"{spec!r}: expected a seed, a range (1-8) or a list (1,3,5)") from None
+    return list(dict.fromkeys(seeds))
+
+
 @click.command("stories")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--shuffle", "seed", type=int, default=None, help="Stream in a random order from this seed.")
+@click.option(
+    "--shuffle",
+    "seeds",
+    default=None,
+    metavar="SEEDS",
+    callback=lambda _ctx, _param, value: parse_seeds(value),
+    help="Stream in a random order from this seed; several seeds (1-8 or 1,3,5): one run each, and the mean.",
+)
 @click.option("--no-dates", is_flag=True, help="Hide dates: no published_at, one received_at for all.")
 @click.option(
     "--entities",
@@ -381,7 +405,7 @@ def _line(name: str, values: tuple[float, float, float]) -> str:
 @click.option("--limit", type=int, default=None, help="Only the first N rows of the file (before shuffling).")
 def stories(
     file: Path,
-    seed: int | None,
+    seeds: list[int] | None,
     no_dates: bool,
     entities: str,
     cache_dir: Path,
@@ -392,35 +416,64 @@ def stories(
     """Stream FILE.jsonl through the story tagger and score it against the ``story`` labels.
 
     The last line is one JSON object: pairwise and BCubed p/r/f1, docs, docs_per_second (tagging alone).
+    With several shuffle seeds, the figures are the means over the runs, and ``runs`` lists each seed's.
     """
-    rows = read_rows(file)[:limit]
-    if seed is not None:
-        random.Random(seed).shuffle(rows)
-    started = time.perf_counter()
-    articles, rejected = load_articles(
-        rows,
-        no_dates=no_dates,
-        entities=entities,
-        cache_dir=cache_dir,
-        max_chars=Settings().facts.text_bound,
-    )
-    prepare = time.perf_counter() - started
+    all_rows = read_rows(file)[:limit]
     index_args = {
         k: v for k, v in (("join_threshold", join_threshold), ("quiet_hours", quiet_hours)) if v is not None
     }
-    story_of, seconds = tag_all(articles, **index_args)
-    # A row normalize rejects would be dead-lettered: score it as a story of its own.
-    predicted = [story_of.get(str(r["id"]), f"rejected-{i}") for i, r in enumerate(rows)]
-    gold = [str(r["story"]) for r in rows]
-    scores = score_clusters(predicted, gold)
-    rate = len(articles) / seconds if seconds else 0.0
-    order = f"shuffled (seed {seed})" if seed is not None else "in file order"
-    click.echo(
-        f"{file.name}: {len(rows)} docs {order}{', dates hidden' if no_dates else ''}, entities: {entities}; "
-        f"{len(set(predicted))} stories (gold {len(set(gold))}); {len(rejected)} rejected by normalize"
-    )
-    click.echo(_line("pairwise", scores.pairwise))
-    click.echo(_line("BCubed", scores.bcubed))
-    click.echo(f"tagging {rate:,.0f} docs/s ({seconds:.1f} s); loading and facts {prepare:.1f} s")
+    runs, total_seconds = [], 0.0
+    for seed in seeds or [None]:
+        rows = list(all_rows)
+        if seed is not None:
+            random.Random(seed).shuffle(rows)
+        started = time.perf_counter()
+        articles, rejected = load_articles(
+            rows,
+            no_dates=no_dates,
+            entities=entities,
+            cache_dir=cache_dir,
+            max_chars=Settings().facts.text_bound,
+        )
+        prepare = time.perf_counter() - started
+        story_of, seconds = tag_all(articles, **index_args)
+        total_seconds += seconds
+        # A row normalize rejects would be dead-lettered: score it as a story of its own.
+        predicted = [story_of.get(str(r["id"]), f"rejected-{i}") for i, r in enumerate(rows)]
+        gold = [str(r["story"]) for r in rows]
+        scores = score_clusters(predicted, gold)
+        runs.append((seed, scores))
+        rate = len(articles) / seconds if seconds else 0.0
+        order = f"shuffled (seed {seed})" if seed is not None else "in file order"
+        click.echo(
+            f"{file.name}: {len(rows)} docs {order}{', dates hidden' if no_dates else ''}, entities: {entities}; "
+            f"{len(set(predicted))} stories (gold {len(set(gold))}); {len(rejected)} rejected by normalize"
+        )
+        click.echo(_line("pairwise", scores.pairwise))
+        click.echo(_line("BCubed", scores.bcubed))
+        click.echo(f"tagging {rate:,.0f} docs/s ({seconds:.1f} s); loading and facts {prepare:.1f} s")
+    rate = len(all_rows) * len(runs) / total_seconds if total_seconds else 0.0
+    if len(runs) == 1:
+        sys.stdout.flush()
+        emit_json({**runs[0][1].as_json(), "docs": len(all_rows), "docs_per_second": rate})
+        return
+    mean = Scores(pairwise=_mean([s.pairwise for _, s in runs]), bcubed=_mean([s.bcubed for _, s in runs]))
+    f1s = [s.pairwise[2] for _, s in runs]
+    click.echo(f"mean of {len(runs)} seeds ({', '.join(str(seed) for seed, _ in runs)}):")
+    click.echo(_line("pairwise", mean.pairwise) + f"  (F1 {min(f1s) * 100:.1f}-{max(f1s) * 100:.1f})")
+    click.echo(_line("BCubed", mean.bcubed))
     sys.stdout.flush()
-    emit_json({**scores.as_json(), "docs": len(rows), "docs_per_second": rate})
+    emit_json(
+        {
+            **mean.as_json(),
+            "docs": len(all_rows),
+            "docs_per_second": rate,
+            "runs": [{"seed": seed, **s.as_json()} for seed, s in runs],
+        }
+    )
+
+
+def _mean(values: Sequence[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """Return the mean of (p, r, f1) triples, each figure averaged on its own."""
+    p, r, f1 = (sum(column) / len(values) for column in zip(*values, strict=True))
+    return (p, r, f1)

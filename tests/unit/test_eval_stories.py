@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -16,6 +17,7 @@ from pipeline.evals.stories import (
     _FactsCache,
     _text_key,
     load_articles,
+    parse_seeds,
     read_rows,
     score_clusters,
 )
@@ -175,6 +177,33 @@ def test_eval_is_deterministic_for_a_seed_and_the_order_matters() -> None:
     _, other = _run(*args, "--shuffle", "8")
     assert {k: first[k] for k in ("pairwise", "bcubed")} == {k: again[k] for k in ("pairwise", "bcubed")}
     assert {k: first[k] for k in ("pairwise", "bcubed")} != {k: other[k] for k in ("pairwise", "bcubed")}
+
+
+def test_shuffle_seeds_spec() -> None:
+    assert parse_seeds(None) is None
+    assert parse_seeds("2") == [2]
+    assert parse_seeds("1-4") == [1, 2, 3, 4]
+    assert parse_seeds("5, 1-2,5") == [5, 1, 2]  # in the order given, each once
+    for bad in ("", "x", "3-1", "1-", "1,,2"):
+        with pytest.raises(click.BadParameter):
+            parse_seeds(bad)
+
+
+@pytest.mark.shared_data("uci_dev.jsonl")
+def test_eval_over_several_seeds_reports_each_run_and_the_mean() -> None:
+    args = [str(UCI), "--limit", "200", "--entities", "none", "--no-dates"]
+    _, seven = _run(*args, "--shuffle", "7")
+    _, eight = _run(*args, "--shuffle", "8")
+    output, both = _run(*args, "--shuffle", "7-8")
+    assert "mean of 2 seeds (7, 8):" in output
+    assert [run["seed"] for run in both["runs"]] == [7, 8]
+    for run, single in zip(both["runs"], (seven, eight), strict=True):
+        assert {k: run[k] for k in ("pairwise", "bcubed")} == {k: single[k] for k in ("pairwise", "bcubed")}
+    for metric in ("pairwise", "bcubed"):
+        for figure in ("p", "r", "f1"):
+            expected = (seven[metric][figure] + eight[metric][figure]) / 2
+            assert both[metric][figure] == pytest.approx(expected, abs=1e-4)
+    assert both["docs"] == 200
 
 
 @pytest.mark.shared_data("ecbplus_dev.jsonl")
