@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from pipeline.text import split_sentences
 from schemas import SCHEMA_VERSION, NormalizedArticle, RawArticle
 
-__all__ = ["InvalidArticle", "is_boilerplate", "normalize", "parse_raw"]
+__all__ = ["InvalidArticle", "is_boilerplate", "is_timestamp", "normalize", "parse_raw"]
 
 
 class InvalidArticle(ValueError):
@@ -43,6 +43,21 @@ _FURNITURE = re.compile(
       | copyright\b.*|©.*|all\s+rights\s+reserved\.?
     )$""",
     re.IGNORECASE | re.VERBOSE,
+)
+# A line that is only a page's date stamp: "21 July 2013 Last updated at 11:11 GMT", "DECEMBER 16, 2008",
+# "Sunday, March 17, 2013 | 5:00 PM", "12 January 2010 @ 09:29 pm". Only date and time words, numbers and
+# separators, with a number and a month, an "updated"/"published" or a clock time among them ("At 10" and
+# "June" are not one).
+_STAMP_WORD = (
+    r"(?:last\s+updated|updated|published|posted|(?:mon|tues|wednes|thurs|fri|satur|sun)day|at|on|am|pm|a\.m\.|p\.m\."
+    r"|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?|gmt|bst|utc|[ecmp][sd]?t|cest?|\d+(?:st|nd|rd|th)?)"
+)
+_STAMP_SEP = r"[\s,.:;|@/()\-–—]*"
+_TIMESTAMP = re.compile(rf"^{_STAMP_SEP}(?:{_STAMP_WORD}(?!\w){_STAMP_SEP})+$", re.IGNORECASE)
+_STAMP_ANCHOR = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|updated|published|posted|\d{1,2}:\d{2}",
+    re.IGNORECASE,
 )
 # A caption marker, alone or followed by the caption text on the same line ("Image caption,The ...").
 _CAPTION = re.compile(r"^(?:image|media|video|photo)\s+caption\s*[,:]?\s*(?P<text>.*)$", re.IGNORECASE)
@@ -80,6 +95,16 @@ def is_boilerplate(line: str) -> bool:
     """Return True when the line is page furniture, a caption marker, or a syndication disclaimer."""
     stripped = line.strip()
     return bool(_FURNITURE.match(stripped) or _CAPTION.match(stripped) or _DISCLAIMER.search(stripped))
+
+
+def is_timestamp(line: str) -> bool:
+    """Return True when the line is only a date and time stamp (a page's "Last updated ..." line)."""
+    return (
+        len(line) <= 80
+        and any(c.isdigit() for c in line)
+        and bool(_TIMESTAMP.match(line))
+        and bool(_STAMP_ANCHOR.search(line))
+    )
 
 
 # --- raw message ----------------------------------------------------------------------------------
@@ -221,11 +246,20 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
         raise InvalidArticle("article text is empty")
 
     title = " ".join(_plain_text(raw.title).split()) if raw.title else None
+    above: list[str] = []  # date stamps and page furniture above the headline
+    if title is not None and is_timestamp(title):
+        # A page's date stamp given as its title ("21 July 2013 Last updated at 11:11 GMT"): not a headline.
+        above.append(title)
+        title = None
     headline = title
-    if headline is None and _is_headline(lines[0]) and len(lines) > 1:
-        headline = lines.pop(0)
+    if headline is None:
+        while len(lines) > 1 and (is_timestamp(lines[0]) or _FURNITURE.match(lines[0])):
+            above.append(lines.pop(0))
+        if _is_headline(lines[0]) and len(lines) > 1:
+            headline = lines.pop(0)
 
     lines, removed = _strip_captions(lines)
+    removed[:0] = above
     source = raw.source
     byline = dateline = None
     paragraphs: list[str] = []
@@ -247,6 +281,9 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
             continue
         if headline is not None and line == headline and not paragraphs:
             continue  # pages that repeat the headline above the body
+        if not paragraphs and is_timestamp(line):
+            removed.append(line)  # the page's date stamp under the headline ("Published: July 29, 2004")
+            continue
         paragraphs.append(line)
 
     if paragraphs and dateline is None:

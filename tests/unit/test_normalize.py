@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline.normalize import InvalidArticle, is_boilerplate, normalize, parse_raw
+from pipeline.normalize import InvalidArticle, is_boilerplate, is_timestamp, normalize, parse_raw
 from schemas import RawArticle
 from tests.conftest import RECEIVED, raw_seed
 
@@ -168,6 +168,67 @@ def test_title_field_is_the_headline():
     )
     assert article.headline == "Bridge shut"
     assert article.paragraphs == ["The council voted on Tuesday to close the old bridge for repairs."]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "21 July 2013 Last updated at 11:11 GMT",
+        "Last Updated: Monday, 28 November 2005, 02:24 GMT",
+        "DECEMBER 16, 2008",
+        "12 January 2010 @ 09:29 pm",
+        "Sunday, March 17, 2013 | 5:00 PM",
+        "November 28th, 2005, 09:11 GMT",
+        "Updated 5:02 p.m. ET",
+        "Published: July 29, 2004",
+    ],
+)
+def test_is_timestamp(line):
+    assert is_timestamp(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "At 10",
+        "June",
+        "2014",
+        "On Monday",
+        "May Day protests",
+        "Dec. 5 vote set",
+        "March 2014: a year on",
+        "x" * 200,
+    ],
+)
+def test_is_not_timestamp(line):
+    assert not is_timestamp(line)
+
+
+def test_a_date_stamp_is_not_the_headline():
+    # BBC pages scraped with their "Last updated" line as the title (ECB+ has 43): the headline is the
+    # text's first line, and the stamp is boilerplate.
+    article = normalize(
+        raw(
+            "Waitrose fire in Wellington town centre tackled\n"
+            "Published: 21 July 2013\n"
+            "Crews have tackled a blaze at a supermarket in a Somerset town.",
+            title="21 July 2013 Last updated at 11:11 GMT",
+        )
+    )
+    assert article.headline == "Waitrose fire in Wellington town centre tackled"
+    assert article.body == "Crews have tackled a blaze at a supermarket in a Somerset town."
+    assert article.boilerplate == ["21 July 2013 Last updated at 11:11 GMT", "Published: 21 July 2013"]
+    # Without a title, a stamp above the headline is skipped the same way.
+    untitled = normalize(raw("Friday, June 7, 2013\nFire tackled\nCrews tackled a blaze in a Somerset town."))
+    assert untitled.headline == "Fire tackled"
+    # Nor is page furniture above it ("ADVERTISEMENT" was the headline of such a page).
+    furnished = normalize(raw("ADVERTISEMENT\nFire tackled\nCrews tackled a blaze in a Somerset town."))
+    assert (furnished.headline, furnished.boilerplate) == ("Fire tackled", ["ADVERTISEMENT"])
+    # A stamp further down, between paragraphs (a live blog's "1:30 p.m."), is left in the body.
+    blog = normalize(
+        raw("Live: the vote\nPolls opened early today.\n1:30 p.m.\nTurnout is high, officials said.")
+    )
+    assert "1:30 p.m." in blog.paragraphs
 
 
 def test_html_is_reduced_to_text():
