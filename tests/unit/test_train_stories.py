@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+import pipeline.stories as stories
 from pipeline.stories import _FEATURES
-from pipeline.train_stories import auc, fit_join, held_out_auc
+from pipeline.train_stories import MODEL, _shipped_model_after, auc, fit_join, held_out_auc, topic_half
 
 BODY, HEAD, SHORT = (_FEATURES.index(f) for f in ("body", "head", "short"))
 
@@ -57,3 +58,19 @@ def test_auc_counts_ordered_pairs(scores, labels, expected) -> None:
 
 def test_auc_of_one_class_is_undefined() -> None:
     assert math.isnan(auc(np.array([0.2, 0.4]), np.array([1.0, 1.0])))
+
+
+def test_topic_halves_keep_an_ecbplus_topic_together_and_are_stable() -> None:
+    # ECB+'s two events of a topic are one topic: a held-out half must hold both (the hard case).
+    for topic in range(1, 46):
+        assert topic_half("ecbplus", f"{topic}_ecb") == topic_half("ecbplus", f"{topic}_ecbplus")
+    halves = [topic_half("gva", f"incident-{i}") for i in range(400)]
+    assert 150 < sum(halves) < 250  # about half each
+    assert halves == [topic_half("gva", f"incident-{i}") for i in range(400)]  # no per-process hash seed
+
+
+def test_the_split_check_points_the_stage_back_at_the_shipped_model(tmp_path) -> None:
+    with pytest.raises(RuntimeError), _shipped_model_after():
+        stories._MODEL_PATH = tmp_path / "half.json"
+        raise RuntimeError("a failed half")
+    assert stories._MODEL_PATH == MODEL
