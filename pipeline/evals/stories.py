@@ -6,13 +6,13 @@ Each row (``{"id", "date", "title", "text", "source", "story"}``, as in ``../sha
 spaCy's NER alone (``spacy``: faster, the same entity ids for most names) or none at all. Extracted facts
 are cached on disk keyed by a hash of the normalized text, in a file named by a fingerprint of the facts
 code, data, model and spaCy version (a change to any of them starts a new file), so only the first run
-over a file with the same code pays for spaCy. Every article is extracted on its own (no cross-article alias memory), so the cache holds for any
-order.
+over a file with the same code pays for spaCy. Every article is extracted on its own (no cross-article
+alias memory), so the cache holds for any order.
 
-The articles are then tagged one by one, in file order or a seeded shuffle (``--shuffle``), by one
-``StoryIndex`` as the agent builds it; ``docs_per_second`` times ``tag`` alone. ``--no-dates`` hides time
-from the tagger: no ``published_at``, and one ``received_at`` for every article, so arrival time says
-nothing either. The ``story`` label is used only for scoring: pairwise and BCubed precision, recall, F1.
+The articles are then tagged one by one, in file order or a seeded shuffle (``--shuffle``; several seeds
+give one run each and the mean), by one ``StoryIndex`` as the agent builds it; ``docs_per_second`` times
+``tag`` alone. ``--no-dates`` hides time from the tagger: no ``published_at``, and one ``received_at``
+for every article, so arrival time says nothing either. The ``story`` label is used only for scoring: pairwise and BCubed precision, recall, F1.
 """
 
 from __future__ import annotations
