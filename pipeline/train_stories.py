@@ -224,7 +224,9 @@ def topic_half(corpus: str, story: str) -> int:
 
 def _load(
     data: Path, corpus: str, cache_dir: Path, half: int | None = None, seed: int | None = None
-) -> tuple:
+) -> tuple[list, list[dict]]:
+    """Return a corpus's FactsArticles and rows as streamed: in training order (``CORPORA``) or, with a
+    ``seed``, shuffled by it; with a ``half``, only that half of its topics (``topic_half``)."""
     file, train_seed, no_dates = CORPORA[corpus]
     rows = read_rows(data / file)
     if half is not None:
