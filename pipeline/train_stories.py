@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from scipy.optimize import minimize
 from scipy.stats import rankdata
 
 from pipeline import stories as st
-from pipeline.evals.stories import load_articles, read_rows, score_clusters, tag_all
+from pipeline.evals.stories import Corpus, load_corpus, read_rows, score_run
 from pipeline.settings import DEFAULT_SHARED_DATA, Settings
 
 MODEL = Path(st.__file__).parent / "data" / "stories_join.json"
@@ -193,8 +192,8 @@ def train(
     merge pairs come from the join model just fitted, wherever it is written.
     """
     sets = {name: replay(articles, rows) for name, (articles, rows) in corpora.items()}
-    for name, (_x, y) in sets.items():
-        if report:
+    if report:
+        for name, (_x, y) in sets.items():
             print(f"{name}: {len(y)} candidate pairs, {int(y.sum())} joins")
     join = fit_join(sets, l2)
     # The merge model is trained on what the index does online, so the join model must be in place first.
@@ -222,21 +221,27 @@ def topic_half(corpus: str, story: str) -> int:
     return int(hashlib.sha1(topic.encode()).hexdigest(), 16) % 2
 
 
-def _load(
-    data: Path, corpus: str, cache_dir: Path, half: int | None = None, seed: int | None = None
+def _load(data: Path, cache_dir: Path) -> dict[str, Corpus]:
+    """Return every corpus of ``CORPORA`` loaded once (facts from the eval's cache), in file order."""
+    return {
+        name: load_corpus(
+            read_rows(data / file),
+            no_dates=no_dates,
+            entities="facts",
+            cache_dir=cache_dir,
+            max_chars=Settings().facts.text_bound,
+        )
+        for name, (file, _seed, no_dates) in CORPORA.items()
+    }
+
+
+def _stream(
+    name: str, corpus: Corpus, half: int | None = None, seed: int | None = None
 ) -> tuple[list, list[dict]]:
     """Return a corpus's FactsArticles and rows as streamed: in training order (``CORPORA``) or, with a
     ``seed``, shuffled by it; with a ``half``, only that half of its topics (``topic_half``)."""
-    file, train_seed, no_dates = CORPORA[corpus]
-    rows = read_rows(data / file)
-    if half is not None:
-        rows = [r for r in rows if topic_half(corpus, str(r["story"])) == half]
-    order = seed if seed is not None else train_seed
-    if order is not None:
-        random.Random(order).shuffle(rows)
-    articles, _ = load_articles(
-        rows, no_dates=no_dates, entities="facts", cache_dir=cache_dir, max_chars=Settings().facts.text_bound
-    )
+    keep = None if half is None else (lambda row: topic_half(name, str(row["story"])) == half)
+    rows, articles = corpus.ordered(seed if seed is not None else CORPORA[name][1], keep)
     return articles, rows
 
 
@@ -262,18 +267,17 @@ def topic_split_check(data: Path, cache_dir: Path, l2: float) -> dict[str, float
     """Train on each half of every corpus's topics and score the other half; return each corpus's F1, the
     mean of the two halves. Story tagging meets new topics of these corpora in their test sets, so this is
     the check for a new feature or setting; the shipped model is not touched."""
+    loaded = _load(data, cache_dir)
     halves: dict[str, list[float]] = {name: [] for name in CORPORA}
     with tempfile.TemporaryDirectory() as tmp, _shipped_model_after():
         for held in (0, 1):
-            corpora = {name: _load(data, name, cache_dir, half=1 - held) for name in CORPORA}
+            corpora = {name: _stream(name, corpus, half=1 - held) for name, corpus in loaded.items()}
             train(corpora, l2, Path(tmp) / f"half{1 - held}.json", report=False)
             for name, (metric, seeds) in _SPLIT_SCORES.items():
                 f1s = []
                 for seed in seeds:
-                    articles, rows = _load(data, name, cache_dir, half=held, seed=seed)
-                    story_of, _ = tag_all(articles)
-                    predicted = [story_of.get(str(r["id"]), f"rejected-{i}") for i, r in enumerate(rows)]
-                    f1s.append(getattr(score_clusters(predicted, [str(r["story"]) for r in rows]), metric)[2])
+                    articles, rows = _stream(name, loaded[name], half=held, seed=seed)
+                    f1s.append(getattr(score_run(rows, articles)[0], metric)[2])
                 halves[name].append(sum(f1s) / len(f1s))
                 print(f"trained on half {1 - held}, {name} half {held}: {metric} F1 {halves[name][-1]:.4f}")
     return {name: round(sum(v) / 2, 4) for name, v in halves.items()}
@@ -296,7 +300,7 @@ def main() -> None:
         means = topic_split_check(args.data, args.cache_dir, args.l2)
         print(json.dumps(means, sort_keys=True))
         return
-    corpora = {name: _load(args.data, name, args.cache_dir) for name in CORPORA}
+    corpora = {name: _stream(name, corpus) for name, corpus in _load(args.data, args.cache_dir).items()}
     sets = train(corpora, args.l2, args.out)
     print(f"wrote {args.out}")
     for held in sets:

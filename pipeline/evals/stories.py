@@ -10,9 +10,10 @@ over a file with the same code pays for spaCy. Every article is extracted on its
 alias memory), so the cache holds for any order.
 
 The articles are then tagged one by one, in file order or a seeded shuffle (``--shuffle``; several seeds
-give one run each and the mean), by one ``StoryIndex`` as the agent builds it; ``docs_per_second`` times
-``tag`` alone. ``--no-dates`` hides time from the tagger: no ``published_at``, and one ``received_at``
-for every article, so arrival time says nothing either. The ``story`` label is used only for scoring: pairwise and BCubed precision, recall, F1.
+give one run each and the mean; the corpus is loaded once), by one ``StoryIndex`` as the agent builds it;
+``docs_per_second`` times ``tag`` alone. ``--no-dates`` hides time from the tagger: no ``published_at``,
+and one ``received_at`` for every article, so arrival time says nothing either. The ``story`` label is
+used only for scoring: pairwise and BCubed precision, recall, F1.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +38,16 @@ import click
 from pipeline.evals.report import emit_json
 from pipeline.settings import Settings
 
-__all__ = ["Scores", "load_articles", "parse_seeds", "score_clusters", "stories"]
+__all__ = [
+    "Corpus",
+    "Scores",
+    "load_articles",
+    "load_corpus",
+    "parse_seeds",
+    "score_clusters",
+    "score_run",
+    "stories",
+]
 
 # Bump when the cache file's layout changes. What an extractor produces is keyed by ``_facts_fingerprint``.
 _CACHE_VERSION = 3
@@ -329,6 +339,49 @@ def load_articles(
     return articles, rejected
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """A labeled corpus loaded once, in file order: its rows and each row's FactsArticle (None where
+    normalize rejected the row), to be streamed in any order without loading it again."""
+
+    rows: list[dict[str, Any]]
+    articles: list[Any]
+
+    @property
+    def rejected(self) -> int:
+        return sum(a is None for a in self.articles)
+
+    def ordered(
+        self, seed: int | None = None, keep: Callable[[dict[str, Any]], bool] | None = None
+    ) -> tuple[list[dict[str, Any]], list[Any]]:
+        """Return the rows ``keep`` accepts (all by default), in file order or in the order
+        ``random.Random(seed).shuffle`` puts them, and the FactsArticles of those normalize accepted, in the
+        same order."""
+        positions = [i for i, row in enumerate(self.rows) if keep is None or keep(row)]
+        if seed is not None:
+            random.Random(seed).shuffle(positions)
+        articles = [self.articles[i] for i in positions if self.articles[i] is not None]
+        return [self.rows[i] for i in positions], articles
+
+
+def load_corpus(rows: Sequence[dict[str, Any]], **load_args: Any) -> Corpus:
+    """Return the rows with their FactsArticles (``load_articles``, the same arguments), in file order."""
+    articles, rejected = load_articles(rows, **load_args)
+    accepted, skipped = iter(articles), set(rejected)
+    return Corpus(list(rows), [None if i in skipped else next(accepted) for i in range(len(rows))])
+
+
+def score_run(
+    rows: Sequence[dict[str, Any]], articles: Sequence[Any], **index_args: Any
+) -> tuple[Scores, float, list[str]]:
+    """Tag the articles in order (``tag_all``) and score the rows' predicted stories against their labels;
+    return the scores, the tag seconds and each row's predicted story. A row normalize rejected would be
+    dead-lettered: it is scored as a story of its own."""
+    story_of, seconds = tag_all(articles, **index_args)
+    predicted = [story_of.get(str(r["id"]), f"rejected-{i}") for i, r in enumerate(rows)]
+    return score_clusters(predicted, [str(r["story"]) for r in rows]), seconds, predicted
+
+
 def tag_all(articles: Sequence[Any], **index_args: Any) -> tuple[dict[str, str], float]:
     """Tag the articles in order with a fresh StoryIndex; return article id -> story id and tag seconds.
 
@@ -418,44 +471,39 @@ def stories(
     The last line is one JSON object: pairwise and BCubed p/r/f1, docs, docs_per_second (tagging alone).
     With several shuffle seeds, the figures are the means over the runs, and ``runs`` lists each seed's.
     """
-    all_rows = read_rows(file)[:limit]
+    started = time.perf_counter()
+    corpus = load_corpus(
+        read_rows(file)[:limit],
+        no_dates=no_dates,
+        entities=entities,
+        cache_dir=cache_dir,
+        max_chars=Settings().facts.text_bound,
+    )
+    prepare = time.perf_counter() - started
     index_args = {
         k: v for k, v in (("join_threshold", join_threshold), ("quiet_hours", quiet_hours)) if v is not None
     }
-    runs, total_seconds = [], 0.0
+    runs, tagged, total_seconds = [], 0, 0.0
     for seed in seeds or [None]:
-        rows = list(all_rows)
-        if seed is not None:
-            random.Random(seed).shuffle(rows)
-        started = time.perf_counter()
-        articles, rejected = load_articles(
-            rows,
-            no_dates=no_dates,
-            entities=entities,
-            cache_dir=cache_dir,
-            max_chars=Settings().facts.text_bound,
-        )
-        prepare = time.perf_counter() - started
-        story_of, seconds = tag_all(articles, **index_args)
-        total_seconds += seconds
-        # A row normalize rejects would be dead-lettered: score it as a story of its own.
-        predicted = [story_of.get(str(r["id"]), f"rejected-{i}") for i, r in enumerate(rows)]
-        gold = [str(r["story"]) for r in rows]
-        scores = score_clusters(predicted, gold)
+        rows, articles = corpus.ordered(seed)
+        scores, seconds, predicted = score_run(rows, articles, **index_args)
         runs.append((seed, scores))
+        tagged, total_seconds = tagged + len(articles), total_seconds + seconds
         rate = len(articles) / seconds if seconds else 0.0
         order = f"shuffled (seed {seed})" if seed is not None else "in file order"
+        gold = {str(r["story"]) for r in rows}
         click.echo(
             f"{file.name}: {len(rows)} docs {order}{', dates hidden' if no_dates else ''}, entities: {entities}; "
-            f"{len(set(predicted))} stories (gold {len(set(gold))}); {len(rejected)} rejected by normalize"
+            f"{len(set(predicted))} stories (gold {len(gold)}); {corpus.rejected} rejected by normalize"
         )
         click.echo(_line("pairwise", scores.pairwise))
         click.echo(_line("BCubed", scores.bcubed))
-        click.echo(f"tagging {rate:,.0f} docs/s ({seconds:.1f} s); loading and facts {prepare:.1f} s")
-    rate = len(all_rows) * len(runs) / total_seconds if total_seconds else 0.0
+        loading = f"; loading and facts {prepare:.1f} s" if len(runs) == 1 else ""
+        click.echo(f"tagging {rate:,.0f} docs/s ({seconds:.1f} s){loading}")
+    rate = tagged / total_seconds if total_seconds else 0.0
     if len(runs) == 1:
         sys.stdout.flush()
-        emit_json({**runs[0][1].as_json(), "docs": len(all_rows), "docs_per_second": rate})
+        emit_json({**runs[0][1].as_json(), "docs": len(corpus.rows), "docs_per_second": rate})
         return
     mean = Scores(pairwise=_mean([s.pairwise for _, s in runs]), bcubed=_mean([s.bcubed for _, s in runs]))
     f1s = [s.pairwise[2] for _, s in runs]
@@ -466,7 +514,7 @@ def stories(
     emit_json(
         {
             **mean.as_json(),
-            "docs": len(all_rows),
+            "docs": len(corpus.rows),
             "docs_per_second": rate,
             "runs": [{"seed": seed, **s.as_json()} for seed, s in runs],
         }
