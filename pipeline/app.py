@@ -2,12 +2,15 @@
 
     wire.raw.<feed>  ──normalize──▶ copydesk.normalized ──dedupe──▶ copydesk.deduped ──facts──▶
     copydesk.facts ──stories──▶ wire.enriched + wire.stories          (any stage ──▶ wire.deadletter)
+    (a long article: facts ──▶ copydesk.facts-rest ──facts-rest──▶ copydesk.facts, its whole facts)
 
 Each agent reads, calls its stage's pure core, writes and counts. Dedupe reads a single-partition topic and
 is the sequencer: it stamps each article with a gap-free number (``seq``). Facts, the slow stage, runs on
 ``kafka.partitions`` partitions of copydesk.deduped (keyed by article_id), so N workers share it. Stories
 reads a single-partition topic again and restores dedupe's order with a reorder buffer, so decisions are
-deterministic for a given input order however many workers run. State lives in changelog-backed tables
+deterministic for a given input order however many workers run. A long article (``FACTS__INLINE_CHARS``)
+goes on to the stories stage with the facts of its head, and is read whole off that path (facts-rest), so the
+articles behind it do not wait for its parse; its wire.enriched record waits for both. State lives in changelog-backed tables
 (rocksdb locally), and each core replays its first decision for a redelivered article, so faust's
 at-least-once delivery doubles nothing.
 """
@@ -19,6 +22,7 @@ import json
 import logging
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from pipeline import metrics
 from pipeline.broker import client_config
 from pipeline.codec import decode, encode
 from pipeline.dedupe import DuplicateIndex
-from pipeline.facts import FactExtractor
+from pipeline.facts import AliasReads, FactExtractor
 from pipeline.faust_app import App
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
 from pipeline.parse_pool import ParsePool
@@ -42,7 +46,7 @@ from pipeline.reorder import ReorderBuffer
 from pipeline.replay import RecentDecisions
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
-from schemas import DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
+from schemas import ArticleRest, DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
 
 __all__ = [
     "PUBLIC_TOPICS", "PartitionAliases", "Pipeline", "build_app", "new_app", "raw_topic", "topic_partitions",
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 NORMALIZED = "copydesk.normalized"
 DEDUPED = "copydesk.deduped"
 FACTS = "copydesk.facts"
+FACTS_REST = "copydesk.facts-rest"
 ENRICHED = "wire.enriched"
 STORIES = "wire.stories"
 DEADLETTER = "wire.deadletter"
@@ -70,6 +75,8 @@ RELEASE_RUN = 500
 REORDER_TICK = b"copydesk.reorder-tick"
 # Story-table keys of each story's last snapshot (the story states themselves are keyed "story-...").
 SNAPSHOT_PREFIX = "snap:"
+# Story-table keys of a long article's whole facts that came before its head was tagged.
+REST_PREFIX = "rest:"
 # Dead letters keep the original message, cut to this size (the full message may be what broke things).
 DEADLETTER_PAYLOAD_BYTES = 64 * 1024
 
@@ -85,7 +92,7 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     topics = {raw_topic(feed): kafka.raw_partitions for feed in kafka.feeds}
     # copydesk.deduped is keyed by article_id and split so facts runs in parallel; the alias table lives
     # beside it (co-partitioned). Dedupe and stories read one partition each: the one arrival order.
-    topics |= {NORMALIZED: 1, DEDUPED: kafka.partitions, FACTS: 1}
+    topics |= {NORMALIZED: 1, DEDUPED: kafka.partitions, FACTS_REST: kafka.partitions, FACTS: 1}
     topics |= {name: kafka.partitions for name in PUBLIC_TOPICS}
     topics |= {f"{settings.app_id}-{table}-changelog": 1 for table in (DEDUPE_TABLE, STORY_TABLE)}
     topics |= {f"{settings.app_id}-{ALIAS_TABLE}-changelog": kafka.partitions}
@@ -145,6 +152,26 @@ def decision_rings(
         RecentDecisions(table, size, prefix="recent:"),
         RecentDecisions(table, max(1, size // 10), prefix="closed:"),
     )
+
+
+def enriched_record(article: FactsArticle, story_id: str) -> EnrichedArticle:
+    """Return the article's wire.enriched record, tagged ``story_id`` now."""
+    return EnrichedArticle(
+        **article.model_dump(exclude={"part"}), story_id=story_id, processed_at=datetime.now(UTC)
+    )
+
+
+def in_turn(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``parse`` (``FactExtractor.parse``) taking a lock: the facts and facts-rest agents call it from
+    threads of their own, and one spaCy pipeline parses one text at a time. A background call (the rest's)
+    goes as the stream's do."""
+    lock = threading.Lock()
+
+    def parse_in_turn(article: Any, head: bool = False, background: bool = False) -> Any:
+        with lock:
+            return parse(article, head)
+
+    return parse_in_turn
 
 
 def owns_topic(app: faust.App, topic: str) -> bool:
@@ -404,6 +431,7 @@ def build_app(
     normalized = app.topic(NORMALIZED, partitions=1, value_serializer="raw", key_serializer="raw")
     partitions = settings.kafka.partitions
     deduped = app.topic(DEDUPED, partitions=partitions, value_serializer="raw", key_serializer="raw")
+    rest_topic = app.topic(FACTS_REST, partitions=partitions, value_serializer="raw", key_serializer="raw")
     facts_topic = app.topic(FACTS, partitions=1, value_serializer="raw", key_serializer="raw")
     enriched = app.topic(ENRICHED, partitions=partitions, value_serializer="raw", key_serializer="raw")
     stories_topic = app.topic(STORIES, partitions=partitions, value_serializer="raw", key_serializer="raw")
@@ -419,7 +447,7 @@ def build_app(
     stories_cfg = settings.stories
     index = dedupe_index(settings)
     story_index = stories_index(settings)
-    parse: Callable[[Any], Any]
+    parse: Callable[..., Any]
     if extractor is None:
         if sys.version_info < (3, 12):
             log.warning(
@@ -432,11 +460,12 @@ def build_app(
             settings.facts.spacy_model,
             aliases=PartitionAliases(alias_table, settings.facts.alias_window or None),
             max_chars=settings.facts.text_bound,
+            inline_chars=settings.facts.inline_bound,
         )
         processes = settings.facts.parse_processes
-        parse = ParsePool(extractor, processes).parse_article if processes else extractor.parse
+        parse = ParsePool(extractor, processes).parse_article if processes else in_turn(extractor.parse)
     else:
-        parse = extractor.parse
+        parse = in_turn(extractor.parse)
     # One table for the story states and the reorder buffer: one changelog partition, so a crash at any
     # point leaves a prefix of the stage's writes, in order (a buffer never ahead of the stories, or behind).
     reorder = ReorderBuffer(
@@ -542,18 +571,49 @@ def build_app(
             # Kafka client only on a turn of the loop (with spaCy in the loop, commits waited minutes for
             # them). A long article's paragraphs are parsed in the parse processes, in parallel
             # (FACTS__PARSE_PROCESSES). The alias memory is read and written back here, in the event's context.
-            docs = await asyncio.to_thread(parse, article)
+            # An article longer than FACTS__INLINE_CHARS goes on with its head's facts, and to facts-rest.
+            split = extractor.splits(article)
+            docs = await asyncio.to_thread(parse, article, split)
             if extractor.truncates(article):
                 metrics.FACTS_TRUNCATED.inc()
             if isinstance(extractor.aliases, PartitionAliases):
                 extractor.aliases.begin(article.seq)  # what an earlier article taught, even on a redelivery
-            facts = extractor.assemble(article, docs)
+            if not split:
+                facts = extractor.assemble(article, docs)
+                metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
+                record = FactsArticle(**dict(article), facts=facts)
+                await facts_topic.send(key=event.message.key, value=encode(record))
+                metrics.RECORDS_OUT.labels("facts", "ok").inc()
+                return
+            reads = AliasReads(extractor.aliases) if extractor.aliases is not None else None
+            facts = extractor.assemble(article, docs, reads)
             metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
-            record = FactsArticle(**dict(article), facts=facts)
-            await facts_topic.send(key=event.message.key, value=encode(record))
+            head = FactsArticle(**dict(article), facts=facts, part="head")
+            rest = ArticleRest(**dict(article), aliases=reads.seen if reads is not None else {})
+            await rest_topic.send(key=event.message.key, value=encode(rest))
+            await facts_topic.send(key=event.message.key, value=encode(head))
+            metrics.FACTS_SPLIT.inc()
             metrics.RECORDS_OUT.labels("facts", "ok").inc()
 
         await forward("facts", stream, DedupedArticle, handle)
+
+    @app.agent(rest_topic, name="facts-rest")
+    async def facts_rest_agent(stream: StreamT) -> None:
+        # The whole of a long article, parsed in the background (the facts agent's articles have the parse
+        # processes first) and read with the alias memory its head read: deterministic, and it teaches the
+        # memory nothing (its head did, in order).
+        async def handle(job: ArticleRest, event: EventT) -> None:
+            started = time.perf_counter()
+            article = DedupedArticle(**job.model_dump(exclude={"aliases"}))
+            docs = await asyncio.to_thread(parse, article, False, True)
+            memory = dict(job.aliases) if extractor.aliases is not None else None
+            facts = extractor.assemble(article, docs, memory)
+            metrics.STAGE_SECONDS.labels("facts-rest").observe(time.perf_counter() - started)
+            record = FactsArticle(**dict(article), facts=facts, part="rest")
+            await facts_topic.send(key=event.message.key, value=encode(record))
+            metrics.RECORDS_OUT.labels("facts-rest", "ok").inc()
+
+        await forward("facts-rest", stream, ArticleRest, handle)
 
     def restore_stories() -> None:
         if not restored["stories"]:
@@ -569,12 +629,38 @@ def build_app(
             closed_stories.restore()
             restored["stories"] = True
 
+    async def publish(article: FactsArticle, story_id: str, rest: FactsArticle | None = None) -> None:
+        """Send the article's wire.enriched record. A long article's carries its whole facts: ``rest``, or the
+        rest kept for its head; without either, the rest publishes it when it comes."""
+        key = article.article_id.encode("utf-8")
+        if article.part == "whole":
+            await enriched.send(key=key, value=encode(enriched_record(article, story_id)))
+            return
+        kept = f"{REST_PREFIX}{article.article_id}"
+        if rest is None:
+            stored = story_table.get(kept)
+            if stored is None:
+                return
+            rest = FactsArticle.model_validate(stored)
+        delivered = await enriched.send(key=key, value=encode(enriched_record(rest, story_id)))
+        # Forgotten only once the broker has the record: a crash in between publishes it again, never loses it.
+        await delivered
+        story_table.pop(kept, None)
+
+    async def complete(rest: FactsArticle) -> None:
+        """A long article's whole facts: published now if its head was tagged, else kept until it is."""
+        story_id = story_index.story_of(rest.article_id) or recent_stories.get(rest.article_id)
+        if story_id is None:
+            story_table[f"{REST_PREFIX}{rest.article_id}"] = rest.model_dump(mode="json")
+        else:
+            await publish(rest, story_id, rest)
+            metrics.RECORDS_OUT.labels("stories", "ok").inc()
+
     async def tag_story(article: FactsArticle) -> None:
         remembered = recent_stories.get(article.article_id)
         if remembered is not None and story_index.story_of(article.article_id) is None:
             # Redelivered after its story closed: the same story, and its last snapshot, again.
-            record = EnrichedArticle(**dict(article), story_id=remembered, processed_at=datetime.now(UTC))
-            await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+            await publish(article, remembered)
             last = story_table.get(f"{SNAPSHOT_PREFIX}{remembered}")
             if last is not None:
                 await stories_topic.send(
@@ -589,8 +675,7 @@ def build_app(
             story_index, story_table, recent_stories, closed_stories, article.article_id, snapshot
         )
         metrics.OPEN_STORIES.set(story_index.open_stories)
-        record = EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=datetime.now(UTC))
-        await enriched.send(key=article.article_id.encode("utf-8"), value=encode(record))
+        await publish(article, snapshot.story_id)
         for last in merged:
             await stories_topic.send(key=last.story_id.encode("utf-8"), value=encode(last))
         await stories_topic.send(key=snapshot.story_id.encode("utf-8"), value=encode(snapshot))
@@ -633,6 +718,9 @@ def build_app(
         # buffer must survive a crash as the stories do.
         async def handle(article: FactsArticle, event: EventT) -> None:
             restore_stories()
+            if article.part == "rest":  # not in the sequence: its head is
+                await complete(article)
+                return
             if reorder.offer(article.seq, article.model_dump(mode="json"), time.monotonic()):
                 if (
                     0 < article.seq < reorder.next_seq
@@ -678,6 +766,7 @@ def build_app(
         "raw": raw,
         NORMALIZED: normalized,
         DEDUPED: deduped,
+        FACTS_REST: rest_topic,
         FACTS: facts_topic,
         ENRICHED: enriched,
         STORIES: stories_topic,
@@ -687,6 +776,7 @@ def build_app(
         "normalize": normalize_agent,
         "dedupe": dedupe_agent,
         "facts": facts_agent,
+        "facts-rest": facts_rest_agent,
         "stories": stories_agent,
     }
     return Pipeline(

@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -56,6 +56,7 @@ from pipeline.vectors import vocabulary
 from schemas.models import DateMention, Entity, Facts, NormalizedArticle, Quantity, Quote
 
 __all__ = [
+    "AliasReads",
     "FactExtractor",
     "LocatedQuote",
     "canonical_name",
@@ -895,6 +896,44 @@ class _Cluster:
         return entity_id(self.canonical, self.label)
 
 
+class _Own:
+    """``FactExtractor.assemble``'s default: the extractor's own alias memory."""
+
+
+_OWN = _Own()
+
+
+class AliasReads(MutableMapping[str, str]):
+    """An alias memory that passes every read and write through to ``memory`` and keeps what the article
+    read from it before writing: ``seen``, enough for a later assembly of the same article (over more of its
+    text) to read the memory as this one did, with the memory gone on since (`FactExtractor.splits`)."""
+
+    def __init__(self, memory: MutableMapping[str, str]) -> None:
+        self.memory = memory
+        self.seen: dict[str, str] = {}
+        self._written: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        value = self.memory[key]
+        if key not in self._written:
+            self.seen[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._written.add(key)
+        self.memory[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._written.add(key)
+        del self.memory[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.memory)
+
+    def __len__(self) -> int:
+        return len(self.memory)
+
+
 class FactExtractor:
     """Extract `Facts` from articles with one spaCy model loaded once.
 
@@ -911,6 +950,10 @@ class FactExtractor:
     paragraphs as fit in that many characters (`capped_texts`). The parse takes time in proportion to the
     text, and the stage works in order, so one 60,000-character article holds up every article behind
     it. None reads the whole article.
+
+    `inline_chars` (below `max_chars`) lets a pipeline read a longer article in two passes: its head (the
+    texts that fit in `inline_chars`, ``parse(a, head=True)``), whose facts the stages that work in order
+    take, then the whole of it, off that path (`splits`). None: one pass for every article.
     """
 
     def __init__(
@@ -919,6 +962,7 @@ class FactExtractor:
         aliases: MutableMapping[str, str] | None = None,
         names_model: str | Path | None = NAMES_MODEL,
         max_chars: int | None = None,
+        inline_chars: int | None = None,
     ):
         if not isinstance(model, str) or not model:
             raise ValueError(
@@ -926,8 +970,11 @@ class FactExtractor:
             )
         if max_chars is not None and max_chars < 1:
             raise ValueError(f"max_chars must be None or >= 1, got {max_chars}")
+        if inline_chars is not None and inline_chars < 1:
+            raise ValueError(f"inline_chars must be None or >= 1, got {inline_chars}")
         self.model, self.names_model = model, names_model  # what a ParsePool's children load
         self.max_chars = max_chars
+        self.inline_chars = inline_chars
         self.nlp = spacy.load(model)
         index_attribute_ruler(self.nlp)  # the same attributes; the parse an eighth faster
         missing = {"parser", "ner"} - set(self.nlp.pipe_names)
@@ -952,27 +999,43 @@ class FactExtractor:
         """Return the facts of one article."""
         return self.extract_many([article])[0]
 
-    def texts(self, article: NormalizedArticle) -> list[str]:
+    def texts(self, article: NormalizedArticle, head: bool = False) -> list[str]:
         """Return the texts ``parse`` parses: the article's headline, then its paragraphs, up to
-        ``max_chars`` characters in all."""
+        ``max_chars`` characters in all (``inline_chars`` for its ``head``)."""
         # The headline recased (``truecase_headline``) keeps its length, so ``exceeds`` counts the raw parts.
         headline, *paragraphs = _parts(article)
-        return capped_texts([truecase_headline(headline, article.body), *paragraphs], self.max_chars)
+        bound = self.inline_chars if head else self.max_chars
+        return capped_texts([truecase_headline(headline, article.body), *paragraphs], bound)
 
     def truncates(self, article: NormalizedArticle) -> bool:
         """Whether ``max_chars`` leaves part of the article's text unread."""
         return exceeds(article, self.max_chars)
 
-    def parse(self, article: NormalizedArticle) -> list[Doc]:
-        """Return the parsed docs of one article's headline and paragraphs: the costly, stateless half of
-        ``extract``, which a caller may run in a worker thread (one at a time: the spaCy pipeline is shared)
-        or in other processes (``pipeline.parse_pool``)."""
-        return list(self.nlp.pipe(self.texts(article)))
+    def splits(self, article: NormalizedArticle) -> bool:
+        """Whether the article is read in two passes: longer than ``inline_chars``, which is below ``max_chars``."""
+        inline = self.inline_chars
+        return (
+            inline is not None
+            and (self.max_chars is None or inline < self.max_chars)
+            and exceeds(article, inline)
+        )
 
-    def assemble(self, article: NormalizedArticle, docs: list[Doc]) -> Facts:
-        """Return the facts read off ``parse``'s docs (the alias memory is read and written here):
-        ``assemble(a, parse(a)) == extract(a)``."""
-        return _ArticleFacts(article, docs, self.aliases).facts()
+    def parse(self, article: NormalizedArticle, head: bool = False) -> list[Doc]:
+        """Return the parsed docs of one article's headline and paragraphs (of its ``head``): the costly,
+        stateless half of ``extract``, which a caller may run in a worker thread (one at a time: the spaCy
+        pipeline is shared) or in other processes (``pipeline.parse_pool``)."""
+        return list(self.nlp.pipe(self.texts(article, head)))
+
+    def assemble(
+        self,
+        article: NormalizedArticle,
+        docs: list[Doc],
+        aliases: MutableMapping[str, str] | _Own | None = _OWN,
+    ) -> Facts:
+        """Return the facts read off ``parse``'s docs (the alias memory, or ``aliases`` when given, is read and
+        written here): ``assemble(a, parse(a)) == extract(a)``."""
+        memory = self.aliases if isinstance(aliases, _Own) else aliases
+        return _ArticleFacts(article, docs, memory).facts()
 
     def extract_many(self, articles: Sequence[NormalizedArticle], batch_size: int = 128) -> list[Facts]:
         """Return the facts of each article, in order, parsing all their texts in one batched pass."""

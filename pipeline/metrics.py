@@ -51,6 +51,10 @@ FACTS_TRUNCATED = Counter(
     "copydesk_facts_truncated_total",
     "Articles whose facts were read from their first FACTS__MAX_CHARS characters only (the rest unread).",
 )
+FACTS_SPLIT = Counter(
+    "copydesk_facts_split_total",
+    "Long articles (over FACTS__INLINE_CHARS) tagged by their head's facts and read whole in the background.",
+)
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 ALIAS_ENTRIES = Gauge(

@@ -28,7 +28,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING
 
 from spacy.tokens import Doc, DocBin, Span
@@ -52,6 +52,10 @@ _READY = b"ready"
 # the 2-core machine: pipeline 3.95 and 4.25 articles/s against 3.50 and 3.80, p99 0.90 and 0.93 s against
 # 1.03 and 1.07 s, facts hop median 185 ms against 204-210 ms.
 SPLIT_CHARS = 400
+# Characters a background parse (the whole of a long article, `FactExtractor.splits`) sends the children at a
+# time, split across them: an article of the stream waits for at most one such chunk (about 70 ms on the
+# 2-core machine) before it has the children.
+BACKGROUND_CHUNK_CHARS = 4000
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -98,6 +102,20 @@ def _unpack_docs(payload: bytes, vocab: Vocab) -> list[Doc]:
     return docs
 
 
+def _chunks(texts: Sequence[str], chars: int) -> Iterator[list[str]]:
+    """Yield ``texts`` in contiguous groups of about ``chars`` characters (a longer text alone)."""
+    group: list[str] = []
+    size = 0
+    for text in texts:
+        if group and size + len(text) > chars:
+            yield group
+            group, size = [], 0
+        group.append(text)
+        size += len(text)
+    if group:
+        yield group
+
+
 def split_runs(texts: Sequence[str], runs: int) -> list[list[str]]:
     """Split ``texts`` into at most ``runs`` contiguous, non-empty runs of about equal length in characters."""
     runs = max(1, min(runs, len(texts)))
@@ -117,28 +135,65 @@ def split_runs(texts: Sequence[str], runs: int) -> list[list[str]]:
     return out
 
 
+class _Turns:
+    """A lock whose foreground holders go before background ones: a background caller takes it only while no
+    foreground caller waits."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._waiting = 0  # foreground callers waiting
+
+    @contextlib.contextmanager
+    def hold(self, background: bool = False) -> Iterator[None]:
+        with self._cond:
+            if background:
+                self._cond.wait_for(lambda: not self._busy and not self._waiting)
+            else:
+                self._waiting += 1
+                self._cond.wait_for(lambda: not self._busy)
+                self._waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 class ParsePool:
     """``processes`` children that parse texts with ``extractor``'s spaCy pipeline; see the module docstring.
 
-    ``parse_article`` is ``extractor.parse`` on more than one core. One call at a time (a lock): the facts
-    agent parses one article at a time.
+    ``parse_article`` is ``extractor.parse`` on more than one core. One call has the children at a time; a
+    background call (the whole of a long article, parsed off the stream's path) takes them a chunk at a time
+    and lets the stream's calls go first. Texts parsed in process take a lock of their own (the spaCy
+    pipeline is shared).
     """
 
-    def __init__(self, extractor: FactExtractor, processes: int, split_chars: int = SPLIT_CHARS) -> None:
+    def __init__(
+        self,
+        extractor: FactExtractor,
+        processes: int,
+        split_chars: int = SPLIT_CHARS,
+        background_chunk_chars: int = BACKGROUND_CHUNK_CHARS,
+    ) -> None:
         if processes < 1:
             raise ValueError(f"processes must be >= 1, got {processes}")
         self.extractor = extractor
         self.split_chars = split_chars
+        self.background_chunk_chars = background_chunk_chars
         names = "" if extractor.names_model is None else str(extractor.names_model)
         self._command = [sys.executable, "-m", "pipeline.parse_pool", extractor.model, names]
         self._children: list[subprocess.Popen[bytes] | None] = [self._start() for _ in range(processes)]
         self._ready = [False] * processes
-        self._lock = threading.Lock()
+        self._lock = _Turns()
+        self._here = threading.Lock()
         # Wait for the children to load their models in the background, so the first long article does not.
         threading.Thread(target=self._warm, name="parse-pool-warm", daemon=True).start()
 
     def _warm(self) -> None:
-        with self._lock:
+        with self._lock.hold():
             for i in range(len(self._children)):
                 try:
                     self._child(i)
@@ -150,17 +205,25 @@ class ParsePool:
     def _start(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def parse_article(self, article: NormalizedArticle) -> list[Doc]:
-        """Return the parsed docs of the article's headline and paragraphs, as ``FactExtractor.parse`` does."""
-        return self.parse(self.extractor.texts(article))
+    def parse_article(
+        self, article: NormalizedArticle, head: bool = False, background: bool = False
+    ) -> list[Doc]:
+        """Return the parsed docs of the article's headline and paragraphs (of its ``head``), as
+        ``FactExtractor.parse`` does; ``background``: a chunk at a time, after the other calls."""
+        texts = self.extractor.texts(article, head)
+        if not background:
+            return self.parse(texts)
+        return [
+            doc for chunk in _chunks(texts, self.background_chunk_chars) for doc in self.parse(chunk, True)
+        ]
 
-    def parse(self, texts: Sequence[str]) -> list[Doc]:
+    def parse(self, texts: Sequence[str], background: bool = False) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the children (in process if one fails)."""
         total = sum(len(text) for text in texts)
         runs = split_runs(texts, min(len(self._children), max(1, total // self.split_chars)))
         if len(runs) == 1:  # a short article: parsed here, where it costs less than the trip to a child
             return self._parse_here(texts)
-        with self._lock:
+        with self._lock.hold(background):
             used = list(range(len(runs)))
             try:
                 for i, run in zip(used, runs, strict=True):
@@ -181,7 +244,8 @@ class ParsePool:
         return docs
 
     def _parse_here(self, texts: Sequence[str]) -> list[Doc]:
-        return list(self.extractor.nlp.pipe(texts))
+        with self._here:
+            return list(self.extractor.nlp.pipe(texts))
 
     def _child(self, i: int) -> subprocess.Popen[bytes]:
         child = self._children[i]
@@ -216,7 +280,7 @@ class ParsePool:
 
     def close(self) -> None:
         """Stop the children (closing their stdin ends them)."""
-        with self._lock:
+        with self._lock.hold():
             for i, child in enumerate(self._children):
                 if child is not None:
                     _stop(child)

@@ -81,14 +81,24 @@ class FactsSettings(BaseModel):
     # text either way. The parse costs time in proportion to the text (about 30,000 characters a second a
     # core, twice that with the parse processes) and the stages work in order, so every article behind a long
     # one waits for it. The default bounds that wait to about 2 s (a message may hold 512 KB) and reads every
-    # article of the development corpora whole; 15,000 (about 2,500 words) brings p99 at half load under
-    # 0.5 s on GVA and costs long articles their later facts (README, "Benchmark").
+    # article of the development corpora whole. ``inline_chars`` takes a long article off that path.
     max_chars: int = Field(default=100_000, ge=0)
+    # A longer article is read in two passes: its head (the headline and the paragraphs that fit in this many
+    # characters) in order, which the stories stage tags it by, then the whole of it (up to ``max_chars``) in
+    # the background, whose facts its wire.enriched record carries. Only the one long article waits for its
+    # whole parse, not the articles behind it; its story's fact table holds the head's facts. 0: one pass.
+    # 15,000 (about 2,500 words) brings p99 at half load under 0.5 s on GVA (README, "Benchmark").
+    inline_chars: int = Field(default=15_000, ge=0)
 
     @property
     def text_bound(self) -> int | None:
         """``max_chars`` as ``FactExtractor`` takes it: None for no bound."""
         return self.max_chars or None
+
+    @property
+    def inline_bound(self) -> int | None:
+        """``inline_chars`` as ``FactExtractor`` takes it: None for one pass."""
+        return self.inline_chars or None
 
 
 class StoriesSettings(BaseModel):

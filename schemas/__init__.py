@@ -4,6 +4,7 @@ Topic                    key          model
 wire.raw.<feed>          article_id   RawArticle           (seeder -> normalize)
 copydesk.normalized      article_id   NormalizedArticle    (normalize -> dedupe)
 copydesk.deduped         article_id   DedupedArticle       (dedupe -> facts)
+copydesk.facts-rest      article_id   ArticleRest          (facts -> facts: a long article, read whole)
 copydesk.facts           article_id   FactsArticle         (facts -> stories)
 wire.enriched            article_id   EnrichedArticle      (stories -> sink, subscribers)
 wire.stories             story_id     StorySnapshot        (stories -> sink, subscribers)
@@ -17,6 +18,7 @@ Schema of each public model to ``schemas/json/``.
 from schemas.models import (
     PUBLIC_MODELS,
     SCHEMA_VERSION,
+    ArticleRest,
     ClaimValue,
     DateMention,
     DeadLetter,
@@ -39,6 +41,7 @@ from schemas.models import (
 __all__ = [
     "PUBLIC_MODELS",
     "SCHEMA_VERSION",
+    "ArticleRest",
     "ClaimValue",
     "DateMention",
     "DeadLetter",

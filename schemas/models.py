@@ -125,14 +125,36 @@ class Facts(Record):
     dates: list[DateMention] = Field(default_factory=list)
 
 
-class FactsArticle(DedupedArticle):
+FactsPart = Literal["whole", "head", "rest"]
+
+
+class _WithFacts(DedupedArticle):
     facts: Facts
+
+
+class ArticleRest(DedupedArticle):
+    """copydesk.facts-rest: a long article whose head's facts went on to the stories stage, to be read whole."""
+
+    aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the head's facts read from the cross-article alias memory (alias key -> canonical): "
+        "the whole article's facts read the memory as its head did.",
+    )
+
+
+class FactsArticle(_WithFacts):
+    part: FactsPart = Field(
+        default="whole",
+        description="'whole': the article's facts. A long article comes twice: 'head', the facts of its first "
+        "FACTS__INLINE_CHARS characters, which the stories stage tags it by, in sequence; then 'rest', the "
+        "facts of the whole article, which its wire.enriched record carries.",
+    )
 
 
 # --- wire.enriched ---------------------------------------------------------------------------------
 
 
-class EnrichedArticle(FactsArticle):
+class EnrichedArticle(_WithFacts):
     """The public record of an accepted article."""
 
     story_id: str

@@ -28,6 +28,7 @@ from pipeline.app import (
     DEDUPED,
     ENRICHED,
     FACTS,
+    FACTS_REST,
     NORMALIZED,
     STORIES,
     PartitionAliases,
@@ -88,8 +89,12 @@ class Outbox:
         self.send = AsyncMock(side_effect=self._sent)
         topic.send = self.send  # type: ignore[method-assign]
 
-    async def _sent(self, *args: Any, **kwargs: Any) -> None:
+    async def _sent(self, *args: Any, **kwargs: Any) -> asyncio.Future[None]:
         self.watch.changed.set()
+        # faust's send returns a future the broker's acknowledgement fulfils: here, at once.
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
 
     def keys(self) -> list[bytes | None]:
         return [call.kwargs["key"] for call in self.send.await_args_list]
@@ -185,6 +190,7 @@ async def pipeline_factory(
             pipeline.app.tables[ALIAS_TABLE], settings.facts.alias_window or None
         )
         extractor.max_chars = settings.facts.text_bound
+        extractor.inline_chars = settings.facts.inline_bound
         ready_for_tests(pipeline.app)
         built.append(pipeline)
         return pipeline
@@ -202,7 +208,7 @@ async def pipeline(pipeline_factory: Callable[[], Pipeline]) -> Pipeline:
 @pytest.fixture
 def outboxes(pipeline: Pipeline, watch: Watch) -> dict[str, Outbox]:
     """Every topic the worker's agents write to, by name, with ``send`` replaced by an AsyncMock."""
-    names = (NORMALIZED, DEDUPED, FACTS, ENRICHED, STORIES, DEADLETTER)
+    names = (NORMALIZED, DEDUPED, FACTS_REST, FACTS, ENRICHED, STORIES, DEADLETTER)
     return {name: Outbox(pipeline.topics[name], watch) for name in names}
 
 

@@ -20,6 +20,7 @@ from pipeline.app import (
     DEDUPED,
     ENRICHED,
     FACTS,
+    FACTS_REST,
     NORMALIZED,
     REORDER_TICK,
     STORIES,
@@ -32,6 +33,7 @@ from pipeline.reorder import is_reorder_key
 from pipeline.settings import Settings, StoriesSettings
 from pipeline.stories import StoryIndex
 from schemas import (
+    ArticleRest,
     DeadLetter,
     DedupedArticle,
     EnrichedArticle,
@@ -97,7 +99,7 @@ def seed_story(seed_facts: dict[str, FactsArticle]) -> tuple[list[EnrichedArticl
     for article in seed_facts.values():
         snapshot = index.tag(article)
         snapshots.append(snapshot)
-        enriched.append(EnrichedArticle(**dict(article), story_id=snapshot.story_id, processed_at=PROCESSED))
+        enriched.append(EnrichedArticle(**without(article, "part"), story_id=snapshot.story_id, processed_at=PROCESSED))
     return enriched, snapshots
 
 
@@ -339,7 +341,7 @@ async def test_facts_extracts_people_and_quantities(watch, pipeline, outboxes, s
 
     (article,) = outboxes[FACTS].records(FactsArticle)
     assert outboxes[FACTS].keys() == [deduped.article_id.encode()]
-    assert without(article, "facts") == dict(deduped)
+    assert without(article, "facts", "part") == dict(deduped) and article.part == "whole"
     people = {e.canonical: e for e in article.facts.entities if e.label == "PERSON"}
     # "President Andrés Manuel López Obrador", then "Mr López Obrador" three times.
     assert (people[LOPEZ_OBRADOR].entity_id, people[LOPEZ_OBRADOR].count) == (
@@ -373,6 +375,41 @@ async def test_facts_reads_a_long_article_up_to_the_bound_and_counts_it(
     values = {q.value for q in article.facts.quantities}
     assert 10_000 in values and 190_000 not in values
     assert REGISTRY.get_sample_value("copydesk_facts_truncated_total") == before + 1
+
+
+async def test_facts_sends_a_long_articles_head_on_and_reads_it_whole_off_the_path(
+    watch, pipeline_factory, settings, seed_deduped, seed_facts
+):
+    settings.facts.inline_chars = 1_000  # the head holds "up to 10,000 people a day", not the 190,000
+    pipeline = pipeline_factory()
+    outboxes = {name: Outbox(pipeline.topics[name], watch) for name in (FACTS_REST, FACTS)}
+    deduped = seed_deduped["000"]
+    # Taught before (written to the store itself: a table write needs an event).
+    pipeline.app.tables[ALIAS_TABLE].data["0:person:antony blinken"] = ["Antony J. Blinken", 0]
+    before = REGISTRY.get_sample_value("copydesk_facts_split_total") or 0.0
+    async with watch.test_context(pipeline.agents["facts"]) as agent:
+        await agent.put(encode(deduped), key=deduped.article_id.encode(), partition=0)
+        await outboxes[FACTS_REST].wait_for(1)
+    (head,) = outboxes[FACTS].records(FactsArticle)
+    (rest,) = outboxes[FACTS_REST].records(ArticleRest)
+    assert head.part == "head" and without(head, "facts", "part") == dict(deduped)
+    values = {q.value for q in head.facts.quantities}
+    assert 10_000 in values and 190_000 not in values
+    assert without(rest, "aliases") == dict(deduped)
+    assert rest.aliases["person:antony blinken"] == "Antony J. Blinken"  # what the head read from the memory
+    assert REGISTRY.get_sample_value("copydesk_facts_split_total") == before + 1
+
+    async with watch.test_context(pipeline.agents["facts-rest"]) as agent:
+        await agent.put(encode(rest), key=rest.article_id.encode(), partition=0)
+        await outboxes[FACTS].wait_for(2)
+    whole = outboxes[FACTS].records(FactsArticle)[1]
+    assert whole.part == "rest" and without(whole, "facts", "part") == dict(deduped)
+    assert 190_000 in {q.value for q in whole.facts.quantities}
+    blinken = [e.canonical for e in whole.facts.entities if "Blinken" in e.canonical]
+    assert blinken == ["Antony J. Blinken"]  # read through the memory its head saw
+    expected = [e for e in seed_facts["000"].facts.entities if "Blinken" not in e.canonical]
+    assert [e for e in whole.facts.entities if "Blinken" not in e.canonical] == expected
+    assert whole.facts.quantities == seed_facts["000"].facts.quantities  # the one pass's, all of them
 
 
 async def test_facts_alias_memory_is_per_partition(watch, pipeline, outboxes, seed_deduped):
@@ -426,7 +463,7 @@ async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, se
 
     enriched = outboxes[ENRICHED].records(EnrichedArticle)
     assert outboxes[ENRICHED].keys() == [article_id.encode() for article_id in ids]
-    assert [without(e, "story_id", "processed_at") for e in enriched] == [dict(a) for a in articles]
+    assert [without(e, "story_id", "processed_at") for e in enriched] == [without(a, "part") for a in articles]
     (story_id,) = {e.story_id for e in enriched}
 
     snapshots = outboxes[STORIES].records(StorySnapshot)
@@ -557,6 +594,53 @@ async def test_stories_replays_a_redelivered_record_at_once(
 
     assert tagged(outboxes[ENRICHED]) == [*expected[:3], expected[1], *expected[3:]]
     assert pipeline.reorder.next_seq == 6
+
+
+def split(article: FactsArticle) -> tuple[FactsArticle, FactsArticle]:
+    """Return a long article's two records: its head (here, its facts without quantities) and its rest."""
+    head = article.model_copy(
+        update={"part": "head", "facts": article.facts.model_copy(update={"quantities": []})}
+    )
+    return head, article.model_copy(update={"part": "rest"})
+
+
+@pytest.mark.parametrize("rest_first", [False, True], ids=["head-first", "rest-first"])
+async def test_stories_publishes_a_long_article_once_with_its_whole_facts(
+    watch, pipeline, outboxes, seed_facts, seed_story, rest_first
+):
+    articles = [seed_facts[prefix] for prefix in PREFIXES]
+    head, rest = split(articles[1])
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        loop_back(pipeline, agent)
+        await put_records(agent, [articles[0], rest, head] if rest_first else [articles[0], head])
+        await outboxes[STORIES].wait_for(2)
+        if not rest_first:
+            assert outboxes[ENRICHED].send.await_count == 1  # the head's record waits for its rest
+            await put_records(agent, [rest])
+        await put_records(agent, articles[2:])
+        await outboxes[STORIES].wait_for(5)
+        await outboxes[ENRICHED].wait_for(5)
+
+    enriched = outboxes[ENRICHED].records(EnrichedArticle)
+    assert tagged(outboxes[ENRICHED]) == [(e.article_id, e.story_id) for e in seed_story[0]]
+    (long,) = [e for e in enriched if e.article_id == head.article_id]
+    assert long.facts == articles[1].facts  # the whole article's, quantities included
+    # The story was tagged from the head's facts: its fact table lacks what only the rest read.
+    snapshot = outboxes[STORIES].records(StorySnapshot)[1]
+    assert snapshot.article_ids == [articles[0].article_id, head.article_id]
+    table = pipeline.app.tables[STORY_TABLE]
+    assert not [key for key in table if key.startswith("rest:")]
+
+
+async def test_stories_publishes_a_long_article_again_when_its_rest_is_redelivered(
+    watch, pipeline, outboxes, seed_facts
+):
+    head, rest = split(seed_facts["000"])
+    async with watch.test_context(pipeline.agents["stories"]) as agent:
+        await put_records(agent, [head, rest, rest])
+        await outboxes[ENRICHED].wait_for(2)
+    first, again = outboxes[ENRICHED].records(EnrichedArticle)
+    assert (first.story_id, first.facts) == (again.story_id, again.facts) == (first.story_id, rest.facts)
 
 
 async def test_stories_skips_a_gap_when_the_buffer_is_full(watch, pipeline_factory, settings, seed_facts):

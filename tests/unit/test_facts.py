@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.facts import (
+    AliasReads,
     FactExtractor,
     canonical_name,
     capped_texts,
@@ -582,6 +584,40 @@ def test_facts_of_a_long_article_are_read_from_its_first_max_chars(extractor) ->
     assert capped.extract(long) != extractor.extract(long)  # the rest of the seed has facts of its own
     with pytest.raises(ValueError, match="max_chars"):
         FactExtractor(max_chars=0)
+
+
+def test_a_long_article_is_read_in_two_passes_from_inline_chars(extractor) -> None:
+    long = article("001")
+    bound = len(long.headline) + sum(len(p) for p in long.paragraphs[:3]) + 10
+    split = copy.copy(extractor)  # the same spaCy pipeline
+    split.inline_chars = bound
+    assert split.splits(long) and not extractor.splits(long)
+    assert not split.splits(snippet(long.headline, *long.paragraphs[:3]))
+    assert split.texts(long, head=True) == [long.headline, *long.paragraphs[:3]]
+    assert split.texts(long) == extractor.texts(long)  # the whole, up to max_chars
+    lead = snippet(long.headline, *long.paragraphs[:3], article_id="001")
+    assert split.assemble(long, split.parse(long, head=True)) == extractor.extract(lead)
+    split.max_chars = bound  # nothing past max_chars to read: one pass
+    assert not split.splits(long)
+    with pytest.raises(ValueError, match="inline_chars"):
+        FactExtractor(inline_chars=0)
+
+
+def test_alias_reads_keep_what_the_memory_held_before_the_article_wrote(extractor) -> None:
+    memory = {"person:blinken": "Antony J. Blinken", "place:mexico": "Mexico"}
+    reads = AliasReads(memory)
+    assert reads.get("person:blinken") == "Antony J. Blinken"
+    assert "person:nobody" not in reads  # a miss is not kept: the memory did not hold it
+    reads["person:nobody"] = "Nobody"
+    assert reads["person:nobody"] == "Nobody" and memory["person:nobody"] == "Nobody"  # written through
+    assert reads.seen == {"person:blinken": "Antony J. Blinken"}
+    # The whole article read with what its head read resolves names as the head did.
+    long = article("000")
+    head_memory = AliasReads({"person:antony blinken": "Antony J. Blinken"})
+    head = extractor.assemble(long, extractor.parse(long), head_memory)
+    whole = extractor.assemble(long, extractor.parse(long), dict(head_memory.seen))
+    assert whole == head
+    assert "Antony J. Blinken" in {e.canonical for e in whole.entities}
 
 
 def test_bad_model_name_says_how_to_fix() -> None:
