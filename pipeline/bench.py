@@ -43,7 +43,7 @@ from pipeline.settings import Settings
 from pipeline.stack import LocalStack
 from schemas import DedupedArticle, FactsArticle, NormalizedArticle, RawArticle
 
-__all__ = ["BenchResult", "core_rate", "facts_cut", "run_bench", "transport_rate"]
+__all__ = ["BenchResult", "core_rate", "facts_cut", "facts_split", "run_bench", "transport_rate"]
 
 
 @dataclass
@@ -60,6 +60,10 @@ class BenchResult:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     facts_max_chars: int | None = None  # FACTS__MAX_CHARS (None: no bound) ...
     facts_cut: int = 0  # ... and how many of the articles it cuts: latency bought with their later facts
+    facts_inline_chars: int | None = None  # FACTS__INLINE_CHARS (None: one pass) ...
+    facts_split: int = (
+        0  # ... and how many articles it reads in two passes (a head in order, the whole after)
+    )
 
     def figures(self) -> dict[str, object]:
         return {
@@ -79,6 +83,8 @@ class BenchResult:
             "peak_rss_mb": self.peak_rss_mb,
             "facts_max_chars": self.facts_max_chars,
             "facts_cut": self.facts_cut,
+            "facts_inline_chars": self.facts_inline_chars,
+            "facts_split": self.facts_split,
         }
 
 
@@ -153,19 +159,31 @@ def _normalize(settings: Settings, payload: bytes) -> NormalizedArticle:
 
 def facts_cut(settings: Settings, articles: list[RawArticle]) -> int:
     """Return how many of the articles the facts stage reads only in part (``FACTS__MAX_CHARS``)."""
+    return _longer(settings, articles, settings.facts.text_bound)
+
+
+def facts_split(settings: Settings, articles: list[RawArticle]) -> int:
+    """Return how many of the articles the facts stage reads in two passes (``FACTS__INLINE_CHARS``)."""
+    inline, bound = settings.facts.inline_bound, settings.facts.text_bound
+    if inline is not None and bound is not None and inline >= bound:
+        return 0
+    return _longer(settings, articles, inline)
+
+
+def _longer(settings: Settings, articles: list[RawArticle], chars: int | None) -> int:
+    """Return how many of the articles hold more than ``chars`` characters of headline and paragraphs."""
     from pipeline.facts import exceeds
     from pipeline.normalize import InvalidArticle
 
-    bound = settings.facts.text_bound
-    if bound is None:
+    if chars is None:
         return 0
-    cut = 0
+    longer = 0
     for raw in articles:
         try:
-            cut += exceeds(_normalize(settings, encode(raw)), bound)
+            longer += exceeds(_normalize(settings, encode(raw)), chars)
         except InvalidArticle:
             continue
-    return cut
+    return longer
 
 
 def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, dict[str, float]]:
@@ -270,6 +288,8 @@ def run_bench(
         say(f"  {result.core_per_s:,.1f} articles/s")
         result.facts_max_chars = stack.settings.facts.text_bound
         result.facts_cut = facts_cut(stack.settings, articles)
+        result.facts_inline_chars = stack.settings.facts.inline_bound
+        result.facts_split = facts_split(stack.settings, articles)
 
         say("pipeline: everything published at once, until all reached the sink")
         stack.start("worker")

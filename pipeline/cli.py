@@ -414,6 +414,12 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
         f"facts read up to FACTS__MAX_CHARS ({bound}): {result.facts_cut} of {result.articles} articles cut",
         highlight=False,
     )
+    inline = "off" if result.facts_inline_chars is None else f"{result.facts_inline_chars:,} characters"
+    console.print(
+        f"read in two passes from FACTS__INLINE_CHARS ({inline}): {result.facts_split} of {result.articles} "
+        "articles (tagged by their head's facts, published with all of them)",
+        highlight=False,
+    )
     emit_json(figures)
 
 

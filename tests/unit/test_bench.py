@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.bench import BenchResult, _percentile, facts_cut, hop_medians
+from pipeline.bench import BenchResult, _percentile, facts_cut, facts_split, hop_medians
 from pipeline.seeder import Seeder
 from pipeline.settings import Settings
 from schemas import RawArticle
@@ -46,7 +46,7 @@ def test_percentile_and_ratios() -> None:
     assert BenchResult(articles=0).figures()["pipeline_over_core"] == 0.0
 
 
-def test_the_bench_counts_the_articles_the_facts_bound_cuts() -> None:
+def test_the_bench_counts_the_articles_the_facts_bounds_cut_and_split() -> None:
     received = datetime(2024, 1, 1, tzinfo=UTC)
     articles = [
         RawArticle(article_id=f"a{n}", feed="f", received_at=received, title="A title", text=text)
@@ -55,6 +55,11 @@ def test_the_bench_counts_the_articles_the_facts_bound_cuts() -> None:
     assert facts_cut(Settings(_env_file=None, facts={"max_chars": 200}), articles) == 1
     assert facts_cut(Settings(_env_file=None, facts={"max_chars": 0}), articles) == 0
     assert BenchResult(articles=2, facts_max_chars=200, facts_cut=1).figures()["facts_cut"] == 1
+    assert facts_split(Settings(_env_file=None, facts={"inline_chars": 200}), articles) == 1
+    assert facts_split(Settings(_env_file=None, facts={"inline_chars": 0}), articles) == 0
+    # Nothing past FACTS__MAX_CHARS to read in a second pass.
+    assert facts_split(Settings(_env_file=None, facts={"inline_chars": 200, "max_chars": 200}), articles) == 0
+    assert BenchResult(articles=2, facts_inline_chars=200, facts_split=1).figures()["facts_split"] == 1
 
 
 @pytest.mark.shared_data("gva_dev.jsonl")
