@@ -274,9 +274,14 @@ def _restamp(articles: list[RawArticle], suffix: str) -> list[RawArticle]:
 
 
 def run_bench(
-    settings: Settings, articles: list[RawArticle], out_dir: Path, say: Callable[[str], None] = print
+    settings: Settings,
+    articles: list[RawArticle],
+    out_dir: Path,
+    say: Callable[[str], None] = print,
+    offered: float | None = None,
 ) -> BenchResult:
-    """Measure transport, cores, pipeline and latency on the same articles; see the module docstring."""
+    """Measure transport, cores, pipeline and latency on the same articles; see the module docstring.
+    ``offered``: the latency phase's load in articles/s (default: half the pipeline's measured rate)."""
     result = BenchResult(articles=len(articles))
     with LocalStack(settings, out_dir, feed=articles[0].feed) as stack:
         say("transport: produce -> consume through the broker")
@@ -304,8 +309,9 @@ def run_bench(
         result.pipeline_per_s = len(batch) / (time.perf_counter() - started)
         say(f"  {result.pipeline_per_s:,.1f} articles/s")
 
-        result.offered_per_s = result.pipeline_per_s / 2
-        say(f"latency: {result.offered_per_s:,.1f} articles/s offered (half the peak)")
+        result.offered_per_s = offered or result.pipeline_per_s / 2
+        share = "set" if offered else "half the peak"
+        say(f"latency: {result.offered_per_s:,.1f} articles/s offered ({share})")
         paced = _restamp(articles, "half")
         stack.publish(_stamped(paced), rate=result.offered_per_s)
         stack.wait_for_sink({a.article_id for a in paced}, 3600, poll=0.1)

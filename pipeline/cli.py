@@ -351,11 +351,16 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
 )  # fmt: skip
 @click.option("--every", type=int, default=10_000, show_default=True, help="Report interval for --growth.")
 @click.option(
+    "--offered", type=click.FloatRange(min=0.1), default=None,
+    help="The latency phase's load in articles/s (default: half the pipeline's rate in this run); set it to "
+    "compare runs at one load.",
+)  # fmt: skip
+@click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench"), show_default=True
 )
 @bootstrap_option
-def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, out_dir: Path,
-          bootstrap_servers: str | None) -> None:  # fmt: skip
+def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, offered: float | None,
+          out_dir: Path, bootstrap_servers: str | None) -> None:  # fmt: skip
     """Measure transport, pure cores, pipeline, latency at half load and RSS, side by side in one run.
 
     PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
@@ -394,7 +399,7 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
                 progress.update(task, description=line.split(":", 1)[0])
                 progress.advance(task)
 
-        result = run_bench(_settings(bootstrap_servers), articles, out_dir, say=say)
+        result = run_bench(_settings(bootstrap_servers), articles, out_dir, say=say, offered=offered)
     figures = result.figures()
     console.rule(f"bench: {result.articles} articles, {os.cpu_count()} cores")
     console.print(

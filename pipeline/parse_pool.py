@@ -28,7 +28,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import IO, TYPE_CHECKING
 
 from spacy.tokens import Doc, DocBin, Span
@@ -52,10 +52,8 @@ _READY = b"ready"
 # the 2-core machine: pipeline 3.95 and 4.25 articles/s against 3.50 and 3.80, p99 0.90 and 0.93 s against
 # 1.03 and 1.07 s, facts hop median 185 ms against 204-210 ms.
 SPLIT_CHARS = 400
-# Characters a background parse (the whole of a long article, `FactExtractor.splits`) sends the children at a
-# time, split across them: an article of the stream waits for at most one such chunk (about 70 ms on the
-# 2-core machine) before it has the children.
-BACKGROUND_CHUNK_CHARS = 4000
+# The background child's niceness: it runs on the CPU time the stream's parses leave idle.
+BACKGROUND_NICE = 19
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -102,20 +100,6 @@ def _unpack_docs(payload: bytes, vocab: Vocab) -> list[Doc]:
     return docs
 
 
-def _chunks(texts: Sequence[str], chars: int) -> Iterator[list[str]]:
-    """Yield ``texts`` in contiguous groups of about ``chars`` characters (a longer text alone)."""
-    group: list[str] = []
-    size = 0
-    for text in texts:
-        if group and size + len(text) > chars:
-            yield group
-            group, size = [], 0
-        group.append(text)
-        size += len(text)
-    if group:
-        yield group
-
-
 def split_runs(texts: Sequence[str], runs: int) -> list[list[str]]:
     """Split ``texts`` into at most ``runs`` contiguous, non-empty runs of about equal length in characters."""
     runs = max(1, min(runs, len(texts)))
@@ -135,66 +119,36 @@ def split_runs(texts: Sequence[str], runs: int) -> list[list[str]]:
     return out
 
 
-class _Turns:
-    """A lock whose foreground holders go before background ones: a background caller takes it only while no
-    foreground caller waits."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._busy = False
-        self._waiting = 0  # foreground callers waiting
-
-    @contextlib.contextmanager
-    def hold(self, background: bool = False) -> Iterator[None]:
-        with self._cond:
-            if background:
-                self._cond.wait_for(lambda: not self._busy and not self._waiting)
-            else:
-                self._waiting += 1
-                self._cond.wait_for(lambda: not self._busy)
-                self._waiting -= 1
-            self._busy = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._busy = False
-                self._cond.notify_all()
-
-
 class ParsePool:
     """``processes`` children that parse texts with ``extractor``'s spaCy pipeline; see the module docstring.
 
-    ``parse_article`` is ``extractor.parse`` on more than one core. One call has the children at a time; a
-    background call (the whole of a long article, parsed off the stream's path) takes them a chunk at a time
-    and lets the stream's calls go first. Texts parsed in process take a lock of their own (the spaCy
-    pipeline is shared).
+    ``parse_article`` is ``extractor.parse`` on more than one core, one call at a time (a lock). A background
+    call (the whole of a long article, off the stream's path: ``FactExtractor.splits``) goes to a child of its
+    own, started when first needed, at the lowest CPU priority (``BACKGROUND_NICE``): the stream's parses
+    keep the cores and it takes the time they leave. Texts parsed in process take a lock of their own (the
+    spaCy pipeline is shared).
     """
 
-    def __init__(
-        self,
-        extractor: FactExtractor,
-        processes: int,
-        split_chars: int = SPLIT_CHARS,
-        background_chunk_chars: int = BACKGROUND_CHUNK_CHARS,
-    ) -> None:
+    def __init__(self, extractor: FactExtractor, processes: int, split_chars: int = SPLIT_CHARS) -> None:
         if processes < 1:
             raise ValueError(f"processes must be >= 1, got {processes}")
         self.extractor = extractor
         self.split_chars = split_chars
-        self.background_chunk_chars = background_chunk_chars
         names = "" if extractor.names_model is None else str(extractor.names_model)
         self._command = [sys.executable, "-m", "pipeline.parse_pool", extractor.model, names]
         self._children: list[subprocess.Popen[bytes] | None] = [self._start() for _ in range(processes)]
         self._ready = [False] * processes
-        self._lock = _Turns()
+        self._lock = threading.Lock()
         self._here = threading.Lock()
+        # The background child: index ``processes`` of the lists above once started, with a lock of its own.
+        self._background = processes
+        self._background_lock = threading.Lock()
         # Wait for the children to load their models in the background, so the first long article does not.
         threading.Thread(target=self._warm, name="parse-pool-warm", daemon=True).start()
 
     def _warm(self) -> None:
-        with self._lock.hold():
-            for i in range(len(self._children)):
+        with self._lock:
+            for i in range(self._background):
                 try:
                     self._child(i)
                 except (OSError, EOFError, ValueError) as error:
@@ -202,28 +156,49 @@ class ParsePool:
                         "parse process %d did not start (%s): it is started again when needed", i, error
                     )
 
-    def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    def _nice(self, i: int) -> int:
+        return BACKGROUND_NICE if i == self._background else 0
+
+    def _start(self, nice: int = 0) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*self._command, str(nice)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def parse_article(
         self, article: NormalizedArticle, head: bool = False, background: bool = False
     ) -> list[Doc]:
         """Return the parsed docs of the article's headline and paragraphs (of its ``head``), as
-        ``FactExtractor.parse`` does; ``background``: a chunk at a time, after the other calls."""
+        ``FactExtractor.parse`` does; ``background``: in the background child."""
         texts = self.extractor.texts(article, head)
-        if not background:
-            return self.parse(texts)
-        return [
-            doc for chunk in _chunks(texts, self.background_chunk_chars) for doc in self.parse(chunk, True)
-        ]
+        return self.parse_background(texts) if background else self.parse(texts)
 
-    def parse(self, texts: Sequence[str], background: bool = False) -> list[Doc]:
+    def parse_background(self, texts: Sequence[str]) -> list[Doc]:
+        """Return the docs of ``texts``, in order, parsed in the background child (in process if it fails)."""
+        i = self._background
+        with self._background_lock:
+            if len(self._children) == i:  # the first background call starts the child
+                self._children.append(self._start(self._nice(i)))
+                self._ready.append(False)
+            try:
+                self._send(i, json.dumps(list(texts)).encode("utf-8"))
+                payload = self._receive(i)
+            except (OSError, EOFError, ValueError) as error:
+                log.warning("background parse process failed (%s): restarting it; parsing in process", error)
+                metrics.PARSE_FAILURES.inc()
+                self._restart(i)
+                return self._parse_here(texts)
+        docs = _unpack_docs(payload, self.extractor.nlp.vocab)
+        if len(docs) != len(texts):
+            raise RuntimeError(
+                f"the background parse process returned {len(docs)} docs for {len(texts)} texts"
+            )
+        return docs
+
+    def parse(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the children (in process if one fails)."""
         total = sum(len(text) for text in texts)
-        runs = split_runs(texts, min(len(self._children), max(1, total // self.split_chars)))
+        runs = split_runs(texts, min(self._background, max(1, total // self.split_chars)))
         if len(runs) == 1:  # a short article: parsed here, where it costs less than the trip to a child
             return self._parse_here(texts)
-        with self._lock.hold(background):
+        with self._lock:
             used = list(range(len(runs)))
             try:
                 for i, run in zip(used, runs, strict=True):
@@ -252,7 +227,7 @@ class ParsePool:
         if child is None or child.poll() is not None:
             if child is not None:
                 _stop(child)
-            child = self._children[i] = self._start()
+            child = self._children[i] = self._start(self._nice(i))
             self._ready[i] = False
         assert child.stdin is not None and child.stdout is not None
         if not self._ready[i]:
@@ -275,12 +250,12 @@ class ParsePool:
         child = self._children[i]
         if child is not None:
             _stop(child, wait_s=0)
-        self._children[i] = self._start()
+        self._children[i] = self._start(self._nice(i))
         self._ready[i] = False
 
     def close(self) -> None:
         """Stop the children (closing their stdin ends them)."""
-        with self._lock.hold():
+        with self._lock, self._background_lock:
             for i, child in enumerate(self._children):
                 if child is not None:
                     _stop(child)
@@ -307,10 +282,12 @@ def _stop(child: subprocess.Popen[bytes], wait_s: float = 10) -> None:
         child.wait()
 
 
-def _serve(model: str, names_model: str) -> None:
-    """A child: parse each frame of texts with the facts stage's pipeline until stdin closes."""
+def _serve(model: str, names_model: str, nice: int = 0) -> None:
+    """A child: parse each frame of texts with the facts stage's pipeline until stdin closes, at ``nice``."""
     from pipeline.facts import FactExtractor
 
+    if nice:
+        os.nice(nice)
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed goes to the log, not the frames
     nlp = FactExtractor(model, names_model=names_model or None).nlp
@@ -325,4 +302,6 @@ def _serve(model: str, names_model: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
+    _serve(
+        sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "", int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    )

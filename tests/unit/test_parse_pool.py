@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from pipeline.facts import FactExtractor
-from pipeline.parse_pool import ParsePool, _chunks, _pack_docs, _Turns, _unpack_docs, split_runs
+from pipeline.parse_pool import BACKGROUND_NICE, ParsePool, _pack_docs, _unpack_docs, split_runs
 from tests.unit.test_facts import article
 
 SEEDS = ["000", "001", "002", "003", "004"]
@@ -52,43 +51,16 @@ def test_the_pool_gives_the_facts_of_a_parse_in_process(extractor, pool) -> None
         assert extractor.assemble(a, docs) == extractor.extract(a)
 
 
-def test_a_background_parse_gives_the_docs_of_a_parse_in_process(extractor, pool) -> None:
+def test_a_background_parse_runs_in_a_child_of_its_own_at_low_priority(extractor, pool) -> None:
     a = article("001")
-    pool.background_chunk_chars = 300  # a few paragraphs a time
-    try:
-        docs = pool.parse_article(a, background=True)
-    finally:
-        pool.background_chunk_chars = 4000
+    docs = pool.parse_article(a, background=True)
     assert [d.to_json() for d in docs] == [d.to_json() for d in extractor.parse(a)]
-
-
-@given(st.lists(st.text(max_size=30), max_size=40), st.integers(min_value=1, max_value=80))
-def test_chunks_are_contiguous_and_about_the_size_asked(texts: list[str], chars: int) -> None:
-    chunks = list(_chunks(texts, chars))
-    assert [text for chunk in chunks for text in chunk] == texts
-    assert all(chunk and (len(chunk) == 1 or sum(map(len, chunk)) <= chars) for chunk in chunks)
-
-
-def test_the_stream_has_the_children_before_a_background_parse() -> None:
-    turns = _Turns()
-    order: list[str] = []
-
-    def take(name: str, background: bool) -> None:
-        with turns.hold(background):
-            order.append(name)
-
-    with turns.hold():  # a parse under way; a background and then a foreground call wait for it
-        waiting = [threading.Thread(target=take, args=("background", True))]
-        waiting[0].start()
-        time.sleep(0.05)
-        waiting.append(threading.Thread(target=take, args=("stream", False)))
-        waiting[1].start()
-        deadline = time.monotonic() + 5
-        while turns._waiting == 0 and time.monotonic() < deadline:  # the stream's call waits too
-            time.sleep(0.01)
-    for thread in waiting:
-        thread.join(5)
-    assert order == ["stream", "background"]
+    child = pool._children[pool._background]
+    assert child is not None and child.poll() is None
+    nice = int(Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    assert nice == BACKGROUND_NICE
+    head = pool.parse_article(a, head=True)  # the stream's parses stay with the other children
+    assert [d.text for d in head] == extractor.texts(a, head=True)
 
 
 def _span_groups(doc) -> dict[str, list[tuple[int, int, str]]]:
@@ -122,12 +94,12 @@ def test_a_short_article_is_parsed_in_process(extractor) -> None:
 def test_a_dead_child_is_started_again_before_its_next_run(extractor, pool) -> None:
     a = article("001")
     pool.parse_article(a)  # both children up
-    for child in pool._children:
+    for child in pool._children[: pool._background]:
         assert child is not None
         child.kill()
         child.wait()
     assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)
-    assert all(child is not None and child.poll() is None for child in pool._children)
+    assert all(child is not None and child.poll() is None for child in pool._children[: pool._background])
 
 
 def test_a_child_that_fails_mid_parse_costs_one_article_in_process(extractor, pool, caplog) -> None:
@@ -143,7 +115,7 @@ def test_a_child_that_fails_mid_parse_costs_one_article_in_process(extractor, po
     assert "parse process failed" in caplog.text
     assert REGISTRY.get_sample_value("copydesk_parse_process_failures_total") == failures + 1
     assert extractor.assemble(a, pool.parse_article(a)) == extractor.extract(a)  # a real child again
-    assert all(child is not None and child.poll() is None for child in pool._children)
+    assert all(child is not None and child.poll() is None for child in pool._children[: pool._background])
 
 
 def test_closing_the_pool_ends_its_children(extractor) -> None:
