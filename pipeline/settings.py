@@ -100,6 +100,13 @@ class FactsSettings(BaseModel):
         """``inline_chars`` as ``FactExtractor`` takes it: None for one pass."""
         return self.inline_chars or None
 
+    @property
+    def tagging_bound(self) -> int | None:
+        """The characters of an article whose facts the stories stage tags it by (None: all of it): its head's
+        for a long article. What ``copydesk eval stories`` and the story model's training read."""
+        bounds = [bound for bound in (self.text_bound, self.inline_bound) if bound is not None]
+        return min(bounds, default=None)
+
 
 class StoriesSettings(BaseModel):
     # The learned probability that an article belongs to its likeliest open story, above which it joins.

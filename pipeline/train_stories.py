@@ -229,7 +229,7 @@ def _load(data: Path, cache_dir: Path) -> dict[str, Corpus]:
             no_dates=no_dates,
             entities="facts",
             cache_dir=cache_dir,
-            max_chars=Settings().facts.text_bound,
+            max_chars=Settings().facts.tagging_bound,
         )
         for name, (file, _seed, no_dates) in CORPORA.items()
     }

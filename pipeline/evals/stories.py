@@ -477,7 +477,7 @@ def stories(
         no_dates=no_dates,
         entities=entities,
         cache_dir=cache_dir,
-        max_chars=Settings().facts.text_bound,
+        max_chars=Settings().facts.tagging_bound,
     )
     prepare = time.perf_counter() - started
     index_args = {

@@ -78,3 +78,18 @@ async def test_the_consumer_fetch_wait_comes_from_the_settings(wait_ms, expected
     finally:
         await consumer.stop()
         close_consumer_loop(app)
+
+
+@pytest.mark.parametrize(
+    ("max_chars", "inline_chars", "tagging_bound"),
+    [
+        (100_000, 15_000, 15_000),
+        (10_000, 15_000, 10_000),
+        (0, 15_000, 15_000),
+        (100_000, 0, 100_000),
+        (0, 0, None),
+    ],
+)
+def test_the_stories_stage_tags_by_the_facts_of_an_articles_head(max_chars, inline_chars, tagging_bound):
+    facts = Settings(_env_file=None, facts={"max_chars": max_chars, "inline_chars": inline_chars}).facts
+    assert facts.tagging_bound == tagging_bound
