@@ -9,10 +9,10 @@ is the sequencer: it stamps each article with a gap-free number (``seq``). Facts
 ``kafka.partitions`` partitions of copydesk.deduped (keyed by article_id), so N workers share it. Stories
 reads a single-partition topic again and restores dedupe's order with a reorder buffer, so decisions are
 deterministic for a given input order however many workers run. A long article (``FACTS__INLINE_CHARS``)
-goes on to the stories stage with the facts of its head, and is read whole off that path (facts-rest), so the
-articles behind it do not wait for its parse; its wire.enriched record waits for both. State lives in changelog-backed tables
-(rocksdb locally), and each core replays its first decision for a redelivered article, so faust's
-at-least-once delivery doubles nothing.
+goes on to the stories stage with the facts of its head and is read whole off that path (facts-rest), so
+the articles behind it do not wait for its whole parse; its wire.enriched record waits for both. State
+lives in changelog-backed tables (rocksdb locally), and each core replays its first decision for a
+redelivered article, so faust's at-least-once delivery doubles nothing.
 """
 
 from __future__ import annotations
