@@ -192,3 +192,31 @@ def _metric(port: str, name: str, labels: str) -> float:
         if line.startswith(f"{name}{{{labels}}} "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def test_run_reads_long_articles_in_two_passes_and_publishes_their_whole_facts(run_output, tmp_path):
+    """Every seed over FACTS__INLINE_CHARS goes through copydesk.facts-rest on the real broker: one record an
+    article still, with the facts of the whole article (those that do not hang on the alias memory)."""
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYDESK_")}
+    env["COPYDESK_FACTS__INLINE_CHARS"] = "1500"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = (out / "enriched.jsonl").read_text().splitlines()
+    assert len(lines) == len(SEED_IDS)  # one record an article
+    split, whole = _enriched(out), _enriched(run_output[1])
+    assert sorted(split) == SEED_IDS
+    long = [i for i, a in whole.items() if len(a.headline) + sum(map(len, a.paragraphs)) > 1500]
+    assert len(long) >= 3
+    for article_id in SEED_IDS:
+        assert split[article_id].dedup == whole[article_id].dedup
+        assert split[article_id].facts.quantities == whole[article_id].facts.quantities
+        assert [q.text for q in split[article_id].facts.quotes] == [
+            q.text for q in whole[article_id].facts.quotes
+        ]
