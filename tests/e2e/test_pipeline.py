@@ -25,19 +25,23 @@ SEED_IDS = sorted(path.stem for path in SEEDS.glob("*.txt"))
 ID = {seed_id[:3]: seed_id for seed_id in SEED_IDS}
 
 
-@pytest.fixture(scope="module")
-def run_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """`copydesk run` exactly as the README has it: embedded broker, worker, sink, seeds."""
-    out = tmp_path_factory.mktemp("run") / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYDESK_")}
-    result = subprocess.run(
+def copydesk_run(out: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run `copydesk run` on the seeds into ``out``, with no COPYDESK_ variable but ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYDESK_")} | settings
+    return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "run", "--out", str(out)],
         env=env,
         capture_output=True,
         text=True,
         timeout=240,
     )
-    return result, out
+
+
+@pytest.fixture(scope="module")
+def run_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`copydesk run` exactly as the README has it: embedded broker, worker, sink, seeds."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    return copydesk_run(out), out
 
 
 def _enriched(out: Path) -> dict[str, EnrichedArticle]:
@@ -198,15 +202,7 @@ def test_run_reads_long_articles_in_two_passes_and_publishes_their_whole_facts(r
     """Every seed over FACTS__INLINE_CHARS goes through copydesk.facts-rest on the real broker: one record an
     article still, with the facts of the whole article (those that do not hang on the alias memory)."""
     out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYDESK_")}
-    env["COPYDESK_FACTS__INLINE_CHARS"] = "1500"
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "run", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    result = copydesk_run(out, COPYDESK_FACTS__INLINE_CHARS="1500")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (out / "enriched.jsonl").read_text().splitlines()
     assert len(lines) == len(SEED_IDS)  # one record an article
