@@ -578,21 +578,20 @@ def build_app(
                 metrics.FACTS_TRUNCATED.inc()
             if isinstance(extractor.aliases, PartitionAliases):
                 extractor.aliases.begin(article.seq)  # what an earlier article taught, even on a redelivery
-            if not split:
-                facts = extractor.assemble(article, docs)
-                metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
-                record = FactsArticle(**dict(article), facts=facts)
-                await facts_topic.send(key=event.message.key, value=encode(record))
-                metrics.RECORDS_OUT.labels("facts", "ok").inc()
-                return
-            reads = AliasReads(extractor.aliases) if extractor.aliases is not None else None
-            facts = extractor.assemble(article, docs, reads)
+            # A head keeps what it read from the alias memory, for the whole article's facts to read the same.
+            memory = extractor.aliases
+            if split and memory is not None:
+                memory = AliasReads(memory)
+            facts = extractor.assemble(article, docs, memory)
             metrics.STAGE_SECONDS.labels("facts").observe(time.perf_counter() - started)
-            head = FactsArticle(**dict(article), facts=facts, part="head")
-            rest = ArticleRest(**dict(article), aliases=reads.seen if reads is not None else {})
-            await rest_topic.send(key=event.message.key, value=encode(rest))
-            await facts_topic.send(key=event.message.key, value=encode(head))
-            metrics.FACTS_SPLIT.inc()
+            if split:
+                rest = ArticleRest(
+                    **dict(article), aliases=memory.seen if isinstance(memory, AliasReads) else {}
+                )
+                await rest_topic.send(key=event.message.key, value=encode(rest))
+                metrics.FACTS_SPLIT.inc()
+            record = FactsArticle(**dict(article), facts=facts, part="head" if split else "whole")
+            await facts_topic.send(key=event.message.key, value=encode(record))
             metrics.RECORDS_OUT.labels("facts", "ok").inc()
 
         await forward("facts", stream, DedupedArticle, handle)
@@ -629,15 +628,16 @@ def build_app(
             closed_stories.restore()
             restored["stories"] = True
 
-    async def publish(article: FactsArticle, story_id: str, rest: FactsArticle | None = None) -> None:
-        """Send the article's wire.enriched record. A long article's carries its whole facts: ``rest``, or the
-        rest kept for its head; without either, the rest publishes it when it comes."""
+    async def publish(article: FactsArticle, story_id: str) -> None:
+        """Send the article's wire.enriched record. A long article's carries its whole facts: the rest itself,
+        or for a head the rest kept for it; without one, the rest publishes it when it comes."""
         key = article.article_id.encode("utf-8")
         if article.part == "whole":
             await enriched.send(key=key, value=encode(enriched_record(article, story_id)))
             return
         kept = f"{REST_PREFIX}{article.article_id}"
-        if rest is None:
+        rest = article
+        if article.part == "head":
             stored = story_table.get(kept)
             if stored is None:
                 return
@@ -653,7 +653,7 @@ def build_app(
         if story_id is None:
             story_table[f"{REST_PREFIX}{rest.article_id}"] = rest.model_dump(mode="json")
         else:
-            await publish(rest, story_id, rest)
+            await publish(rest, story_id)
             metrics.RECORDS_OUT.labels("stories", "ok").inc()
 
     async def tag_story(article: FactsArticle) -> None:

@@ -61,9 +61,7 @@ class BenchResult:
     facts_max_chars: int | None = None  # FACTS__MAX_CHARS (None: no bound) ...
     facts_cut: int = 0  # ... and how many of the articles it cuts: latency bought with their later facts
     facts_inline_chars: int | None = None  # FACTS__INLINE_CHARS (None: one pass) ...
-    facts_split: int = (
-        0  # ... and how many articles it reads in two passes (a head in order, the whole after)
-    )
+    facts_split: int = 0  # ... and how many articles it reads in two passes (a head, then the whole)
 
     def figures(self) -> dict[str, object]:
         return {
@@ -159,31 +157,33 @@ def _normalize(settings: Settings, payload: bytes) -> NormalizedArticle:
 
 def facts_cut(settings: Settings, articles: list[RawArticle]) -> int:
     """Return how many of the articles the facts stage reads only in part (``FACTS__MAX_CHARS``)."""
-    return _longer(settings, articles, settings.facts.text_bound)
+    from pipeline.facts import exceeds
+
+    bound = settings.facts.text_bound
+    return 0 if bound is None else _count(settings, articles, lambda article: exceeds(article, bound))
 
 
 def facts_split(settings: Settings, articles: list[RawArticle]) -> int:
     """Return how many of the articles the facts stage reads in two passes (``FACTS__INLINE_CHARS``)."""
+    from pipeline.facts import splits
+
     inline, bound = settings.facts.inline_bound, settings.facts.text_bound
-    if inline is not None and bound is not None and inline >= bound:
+    if inline is None:
         return 0
-    return _longer(settings, articles, inline)
+    return _count(settings, articles, lambda article: splits(article, inline, bound))
 
 
-def _longer(settings: Settings, articles: list[RawArticle], chars: int | None) -> int:
-    """Return how many of the articles hold more than ``chars`` characters of headline and paragraphs."""
-    from pipeline.facts import exceeds
+def _count(settings: Settings, articles: list[RawArticle], holds: Callable[[NormalizedArticle], bool]) -> int:
+    """Return how many of the articles normalize accepts ``holds`` is true of."""
     from pipeline.normalize import InvalidArticle
 
-    if chars is None:
-        return 0
-    longer = 0
+    count = 0
     for raw in articles:
         try:
-            longer += exceeds(_normalize(settings, encode(raw)), chars)
+            count += holds(_normalize(settings, encode(raw)))
         except InvalidArticle:
             continue
-    return longer
+    return count
 
 
 def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, dict[str, float]]:

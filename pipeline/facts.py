@@ -67,6 +67,7 @@ __all__ = [
     "fold",
     "parse_number",
     "resolve_date",
+    "splits",
 ]
 
 # --- vocabulary ------------------------------------------------------------------------------------
@@ -1012,13 +1013,8 @@ class FactExtractor:
         return exceeds(article, self.max_chars)
 
     def splits(self, article: NormalizedArticle) -> bool:
-        """Whether the article is read in two passes: longer than ``inline_chars``, which is below ``max_chars``."""
-        inline = self.inline_chars
-        return (
-            inline is not None
-            and (self.max_chars is None or inline < self.max_chars)
-            and exceeds(article, inline)
-        )
+        """Whether the article is read in two passes (`splits`)."""
+        return splits(article, self.inline_chars, self.max_chars)
 
     def parse(self, article: NormalizedArticle, head: bool = False) -> list[Doc]:
         """Return the parsed docs of one article's headline and paragraphs (of its ``head``): the costly,
@@ -1171,6 +1167,16 @@ _SENTENCE_END_RE = re.compile(r"[.!?][\"\u201d\u2019')\]]*\s")
 def exceeds(article: NormalizedArticle, max_chars: int | None) -> bool:
     """Whether the article's headline and paragraphs hold more than ``max_chars`` characters (None: no bound)."""
     return max_chars is not None and sum(map(len, _parts(article))) > max_chars
+
+
+def splits(article: NormalizedArticle, inline_chars: int | None, max_chars: int | None) -> bool:
+    """Whether the article is read in two passes: longer than ``inline_chars``, which is below ``max_chars``
+    (None: one pass; no bound)."""
+    return (
+        inline_chars is not None
+        and (max_chars is None or inline_chars < max_chars)
+        and exceeds(article, inline_chars)
+    )
 
 
 def capped_texts(texts: Sequence[str], max_chars: int | None) -> list[str]:

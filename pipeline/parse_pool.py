@@ -174,8 +174,8 @@ class ParsePool:
         """Return the docs of ``texts``, in order, parsed in the background child (in process if it fails)."""
         i = self._background
         with self._background_lock:
-            if len(self._children) == i:  # the first background call starts the child
-                self._children.append(self._start(self._nice(i)))
+            if len(self._children) == i:  # the first background call starts the child (in ``_child``)
+                self._children.append(None)
                 self._ready.append(False)
             try:
                 self._send(i, json.dumps(list(texts)).encode("utf-8"))
@@ -185,12 +185,7 @@ class ParsePool:
                 metrics.PARSE_FAILURES.inc()
                 self._restart(i)
                 return self._parse_here(texts)
-        docs = _unpack_docs(payload, self.extractor.nlp.vocab)
-        if len(docs) != len(texts):
-            raise RuntimeError(
-                f"the background parse process returned {len(docs)} docs for {len(texts)} texts"
-            )
-        return docs
+        return self._read_docs([payload], texts)
 
     def parse(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the children (in process if one fails)."""
@@ -212,6 +207,10 @@ class ParsePool:
                 for i in used:
                     self._restart(i)
                 return self._parse_here(texts)
+        return self._read_docs(payloads, texts)
+
+    def _read_docs(self, payloads: Sequence[bytes], texts: Sequence[str]) -> list[Doc]:
+        """Return the docs of the children's payloads, in order, one for each of ``texts``."""
         vocab = self.extractor.nlp.vocab
         docs = [doc for payload in payloads for doc in _unpack_docs(payload, vocab)]
         if len(docs) != len(texts):
