@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.streams import current_event
@@ -41,12 +41,15 @@ from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import AliasReads, FactExtractor
 from pipeline.faust_app import App
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
-from pipeline.parse_pool import ParsePool
+from pipeline.parse_pool import HeadDocs, ParsePool
 from pipeline.reorder import ReorderBuffer
 from pipeline.replay import RecentDecisions
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
 from schemas import ArticleRest, DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 __all__ = [
     "PUBLIC_TOPICS", "PartitionAliases", "Pipeline", "build_app", "new_app", "raw_topic", "topic_partitions",
@@ -161,15 +164,19 @@ def enriched_record(article: FactsArticle, story_id: str) -> EnrichedArticle:
     )
 
 
-def in_turn(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """Return ``parse`` (``FactExtractor.parse``) taking a lock: the facts and facts-rest agents call it from
+def in_turn(extractor: FactExtractor) -> Callable[..., list[Doc]]:
+    """Return ``extractor.parse`` in process, taking a lock: the facts and facts-rest agents call it from
     threads of their own, and one spaCy pipeline parses one text at a time. A background call (the rest's)
-    goes as the stream's do."""
+    goes as the stream's do; a head's docs are kept for it, as the parse pool keeps them (``HeadDocs``)."""
     lock = threading.Lock()
+    heads = HeadDocs()
 
-    def parse_in_turn(article: Any, head: bool = False, background: bool = False) -> Any:
+    def parse_texts(texts: list[str]) -> list[Doc]:
         with lock:
-            return parse(article, head)
+            return list(extractor.nlp.pipe(texts))
+
+    def parse_in_turn(article: Any, head: bool = False, background: bool = False) -> list[Doc]:
+        return heads.parse(extractor.texts(article, head), parse_texts, keep=head)
 
     return parse_in_turn
 
@@ -463,9 +470,9 @@ def build_app(
             inline_chars=settings.facts.inline_bound,
         )
         processes = settings.facts.parse_processes
-        parse = ParsePool(extractor, processes).parse_article if processes else in_turn(extractor.parse)
+        parse = ParsePool(extractor, processes).parse_article if processes else in_turn(extractor)
     else:
-        parse = in_turn(extractor.parse)
+        parse = in_turn(extractor)
     # One table for the story states and the reorder buffer: one changelog partition, so a crash at any
     # point leaves a prefix of the stage's writes, in order (a buffer never ahead of the stories, or behind).
     reorder = ReorderBuffer(

@@ -28,7 +28,8 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, TYPE_CHECKING
 
 from spacy.tokens import Doc, DocBin, Span
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from pipeline.facts import FactExtractor
     from schemas import NormalizedArticle
 
-__all__ = ["ParsePool", "split_runs"]
+__all__ = ["HeadDocs", "ParsePool", "split_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ _READY = b"ready"
 SPLIT_CHARS = 400
 # The background child's niceness: it runs on the CPU time the stream's parses leave idle.
 BACKGROUND_NICE = 19
+# The characters of long articles' heads whose docs are kept for their whole parse (``HeadDocs``): the heads
+# of about 30 articles at the default FACTS__INLINE_CHARS, some 10 MiB of docs.
+HEAD_DOCS_CHARS = 200_000
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -119,14 +123,62 @@ def split_runs(texts: Sequence[str], runs: int) -> list[list[str]]:
     return out
 
 
+class HeadDocs:
+    """The docs of long articles' heads, by text, for the whole article's parse to take instead of parsing
+    them again: the whole parse then reads only the paragraphs past the head, and the one the head cut.
+
+    A head's texts are its headline and whole paragraphs, then the one that crosses the bound, cut after a
+    sentence (``capped_texts``): the whole article's texts begin with the same ones, and spaCy parses each
+    text alone, so a kept doc is the doc the whole parse would make. ``assemble`` only reads docs, so one
+    doc serves both passes. Bounded by ``max_chars`` characters of text (the oldest go first): a whole parse
+    that finds nothing kept (its head parsed in another worker, or before a restart) parses every text.
+    """
+
+    def __init__(self, max_chars: int = HEAD_DOCS_CHARS) -> None:
+        self.max_chars = max_chars
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def parse(self, texts: Sequence[str], parse: Callable[[list[str]], list[Doc]], keep: bool) -> list[Doc]:
+        """Return the docs of ``texts``, in order: the kept ones taken (and forgotten), the others from
+        ``parse``; ``keep``: remember all of them (a head's) for its whole parse."""
+        with self._lock:
+            known = {text: self._take(text) for text in dict.fromkeys(texts) if text in self._docs}
+        todo = [text for text in texts if text not in known]
+        parsed = iter(parse(todo) if todo else [])
+        docs = [known[text] if text in known else next(parsed) for text in texts]
+        if keep:
+            with self._lock:
+                for text, doc in zip(texts, docs, strict=True):
+                    self._keep(text, doc)
+        return docs
+
+    def _take(self, text: str) -> Doc:
+        self._chars -= len(text)
+        return self._docs.pop(text)
+
+    def _keep(self, text: str, doc: Doc) -> None:
+        if text in self._docs:
+            self._take(text)
+        self._docs[text] = doc
+        self._chars += len(text)
+        while self._chars > self.max_chars:
+            self._take(next(iter(self._docs)))
+
+
 class ParsePool:
     """``processes`` children that parse texts with ``extractor``'s spaCy pipeline; see the module docstring.
 
     ``parse_article`` is ``extractor.parse`` on more than one core, one call at a time (a lock). A background
     call (the whole of a long article, off the stream's path: ``FactExtractor.splits``) goes to a child of its
     own, started when first needed, at the lowest CPU priority (``BACKGROUND_NICE``): the stream's parses
-    keep the cores and it takes the time they leave. Texts parsed in process take a lock of their own (the
-    spaCy pipeline is shared).
+    keep the cores and it takes the time they leave. It parses only what the article's head did not: the
+    head's docs are kept for it (``HeadDocs``). Texts parsed in process take a lock of their own (the spaCy
+    pipeline is shared).
     """
 
     def __init__(self, extractor: FactExtractor, processes: int, split_chars: int = SPLIT_CHARS) -> None:
@@ -143,6 +195,7 @@ class ParsePool:
         # The background child: index ``processes`` of the lists above once started, with a lock of its own.
         self._background = processes
         self._background_lock = threading.Lock()
+        self._heads = HeadDocs()
         # Wait for the children to load their models in the background, so the first long article does not.
         threading.Thread(target=self._warm, name="parse-pool-warm", daemon=True).start()
 
@@ -168,7 +221,7 @@ class ParsePool:
         """Return the parsed docs of the article's headline and paragraphs (of its ``head``), as
         ``FactExtractor.parse`` does; ``background``: in the background child."""
         texts = self.extractor.texts(article, head)
-        return self.parse_background(texts) if background else self.parse(texts)
+        return self._heads.parse(texts, self.parse_background if background else self.parse, keep=head)
 
     def parse_background(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the background child (in process if it fails)."""

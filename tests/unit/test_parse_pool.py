@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from pipeline.facts import FactExtractor
-from pipeline.parse_pool import BACKGROUND_NICE, ParsePool, _pack_docs, _unpack_docs, split_runs
+from pipeline.parse_pool import BACKGROUND_NICE, HeadDocs, ParsePool, _pack_docs, _unpack_docs, split_runs
 from tests.unit.test_facts import article
 
 SEEDS = ["000", "001", "002", "003", "004"]
@@ -29,6 +29,40 @@ def test_runs_share_the_characters_about_equally() -> None:
     texts = ["x" * 100] * 10
     assert [len(run) for run in split_runs(texts, 2)] == [5, 5]
     assert [len(run) for run in split_runs(["x" * 900, "x" * 50, "x" * 50], 2)] == [1, 2]
+
+
+class _Parser:
+    """A stand-in parse: each text's "doc" is a new object naming it; remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def __call__(self, texts: list[str]) -> list[object]:
+        self.asked.append(list(texts))
+        return [("doc", text, object()) for text in texts]
+
+
+def test_a_whole_parse_takes_the_kept_head_docs_and_parses_the_other_texts() -> None:
+    heads, parser = HeadDocs(), _Parser()
+    head = heads.parse(["H", "p1", "p2 cut"], parser, keep=True)
+    assert len(heads) == 3
+
+    whole = heads.parse(["H", "p1", "p2 whole", "p3"], parser, keep=False)
+
+    assert parser.asked == [["H", "p1", "p2 cut"], ["p2 whole", "p3"]]
+    assert whole[:2] == head[:2] and [doc[1] for doc in whole] == ["H", "p1", "p2 whole", "p3"]
+    assert len(heads) == 1  # taken once; the cut text, never asked for again, ages out
+    heads.parse(["H", "p1"], parser, keep=False)
+    assert parser.asked[-1] == ["H", "p1"]
+
+
+def test_kept_docs_are_bounded_by_their_characters_the_oldest_going_first() -> None:
+    heads, parser = HeadDocs(max_chars=10), _Parser()
+    heads.parse(["aaaa", "bbbb"], parser, keep=True)
+    heads.parse(["cccc", "bbbb"], parser, keep=True)  # "bbbb" again: kept once, now the youngest
+    assert len(heads) == 2 and heads._chars == 8
+    heads.parse(["dddd", "aaaa"], parser, keep=False)
+    assert parser.asked[-1] == ["dddd", "aaaa"]  # "aaaa" went first, when "cccc" came
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +95,28 @@ def test_a_background_parse_runs_in_a_child_of_its_own_at_low_priority(extractor
     assert nice == BACKGROUND_NICE
     head = pool.parse_article(a, head=True)  # the stream's parses stay with the other children
     assert [d.text for d in head] == extractor.texts(a, head=True)
+
+
+def test_a_whole_parse_in_the_background_parses_only_what_its_head_did_not(
+    extractor, pool, monkeypatch
+) -> None:
+    monkeypatch.setattr(extractor, "inline_chars", 1500)
+    monkeypatch.setattr(pool, "_heads", HeadDocs())  # none kept by the tests before
+    a = article("001")
+    head_texts, texts = extractor.texts(a, head=True), extractor.texts(a)
+    shared = next(i for i, (h, w) in enumerate(zip(head_texts, texts, strict=False)) if h != w)
+    assert 0 < shared < len(texts)  # the seed splits: whole texts, then one cut
+    head = pool.parse_article(a, head=True)
+    sent: list[list[str]] = []
+    background = pool.parse_background
+    monkeypatch.setattr(pool, "parse_background", lambda todo: sent.append(list(todo)) or background(todo))
+
+    docs = pool.parse_article(a, background=True)
+
+    assert sent == [texts[shared:]]
+    assert all(d is h for d, h in zip(docs[:shared], head, strict=False))
+    assert [d.to_json() for d in docs] == [d.to_json() for d in extractor.parse(a)]
+    assert extractor.assemble(a, docs) == extractor.extract(a)
 
 
 def _span_groups(doc) -> dict[str, list[tuple[int, int, str]]]:
