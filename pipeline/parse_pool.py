@@ -174,11 +174,11 @@ class ParsePool:
     """``processes`` children that parse texts with ``extractor``'s spaCy pipeline; see the module docstring.
 
     ``parse_article`` is ``extractor.parse`` on more than one core, one call at a time (a lock). A background
-    call (the whole of a long article, off the stream's path: ``FactExtractor.splits``) goes to a child of its
-    own, started when first needed, at the lowest CPU priority (``BACKGROUND_NICE``): the stream's parses
-    keep the cores and it takes the time they leave. It parses only what the article's head did not: the
-    head's docs are kept for it (``HeadDocs``). Texts parsed in process take a lock of their own (the spaCy
-    pipeline is shared).
+    call (the whole of a long article, off the stream's path: ``FactExtractor.splits``) goes to ``processes``
+    children of its own, split across them the same way, started when first needed, at the lowest CPU
+    priority (``BACKGROUND_NICE``): the stream's parses keep the cores and it takes the time they leave. It
+    parses only what the article's head did not: the head's docs are kept for it (``HeadDocs``). Texts
+    parsed in process take a lock of their own (the spaCy pipeline is shared).
     """
 
     def __init__(self, extractor: FactExtractor, processes: int, split_chars: int = SPLIT_CHARS) -> None:
@@ -192,7 +192,7 @@ class ParsePool:
         self._ready = [False] * processes
         self._lock = threading.Lock()
         self._here = threading.Lock()
-        # The background child: index ``processes`` of the lists above once started, with a lock of its own.
+        # The background children: from index ``processes`` of the lists above once started, with a lock of their own.
         self._background = processes
         self._background_lock = threading.Lock()
         self._heads = HeadDocs()
@@ -210,7 +210,7 @@ class ParsePool:
                     )
 
     def _nice(self, i: int) -> int:
-        return BACKGROUND_NICE if i == self._background else 0
+        return BACKGROUND_NICE if i >= self._background else 0
 
     def _start(self, nice: int = 0) -> subprocess.Popen[bytes]:
         return subprocess.Popen([*self._command, str(nice)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -224,38 +224,38 @@ class ParsePool:
         return self._heads.parse(texts, self.parse_background if background else self.parse, keep=head)
 
     def parse_background(self, texts: Sequence[str]) -> list[Doc]:
-        """Return the docs of ``texts``, in order, parsed in the background child (in process if it fails)."""
-        i = self._background
-        with self._background_lock:
-            if len(self._children) == i:  # the first background call starts the child (in ``_child``)
-                self._children.append(None)
-                self._ready.append(False)
-            try:
-                self._send(i, json.dumps(list(texts)).encode("utf-8"))
-                payload = self._receive(i)
-            except (OSError, EOFError, ValueError) as error:
-                log.warning("background parse process failed (%s): restarting it; parsing in process", error)
-                metrics.PARSE_FAILURES.inc()
-                self._restart(i)
-                return self._parse_here(texts)
-        return self._read_docs([payload], texts)
+        """Return the docs of ``texts``, in order, parsed in the background children (in process if one fails)."""
+        runs = split_runs(texts, min(self._background, max(1, self._chars(texts) // self.split_chars)))
+        first = self._background
+        return self._parse_in(range(first, first + len(runs)), runs, texts, self._background_lock)
 
     def parse(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the children (in process if one fails)."""
-        total = sum(len(text) for text in texts)
-        runs = split_runs(texts, min(self._background, max(1, total // self.split_chars)))
+        runs = split_runs(texts, min(self._background, max(1, self._chars(texts) // self.split_chars)))
         if len(runs) == 1:  # a short article: parsed here, where it costs less than the trip to a child
             return self._parse_here(texts)
-        with self._lock:
-            used = list(range(len(runs)))
+        return self._parse_in(range(len(runs)), runs, texts, self._lock)
+
+    @staticmethod
+    def _chars(texts: Sequence[str]) -> int:
+        return sum(len(text) for text in texts)
+
+    def _parse_in(
+        self, used: range, runs: list[list[str]], texts: Sequence[str], lock: threading.Lock
+    ) -> list[Doc]:
+        """Parse each run in its child of ``used`` at once, holding ``lock`` (the stream's children or the
+        background ones); if one fails, restart them and parse in process."""
+        with lock:
+            while len(self._children) < used.stop:  # a background child is started when first needed
+                self._children.append(None)
+                self._ready.append(False)
             try:
                 for i, run in zip(used, runs, strict=True):
                     self._send(i, json.dumps(run).encode("utf-8"))
                 payloads = [self._receive(i) for i in used]
             except (OSError, EOFError, ValueError) as error:
-                log.warning(
-                    "parse process failed (%s): restarting it; this article is parsed in process", error
-                )
+                kind = "background parse process" if used.start >= self._background else "parse process"
+                log.warning("%s failed (%s): restarting it; this article is parsed in process", kind, error)
                 metrics.PARSE_FAILURES.inc()
                 for i in used:
                     self._restart(i)
