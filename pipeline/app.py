@@ -605,9 +605,10 @@ def build_app(
 
     @app.agent(rest_topic, name="facts-rest")
     async def facts_rest_agent(stream: StreamT) -> None:
-        # The whole of a long article, parsed in the background (the parse pool's child at the lowest CPU
-        # priority, so the stream's parses keep the cores) and read with the alias memory its head read:
-        # deterministic, and it teaches the memory nothing (its head did, in order).
+        # The whole of a long article, parsed in the background (the parse pool's children at the lowest CPU
+        # priority, so the stream's parses keep the cores; only the texts its head did not parse) and read
+        # with the alias memory its head read: deterministic, and it teaches the memory nothing (its head
+        # did, in order).
         async def handle(job: ArticleRest, event: EventT) -> None:
             started = time.perf_counter()
             article = DedupedArticle(**job.model_dump(exclude={"aliases"}))

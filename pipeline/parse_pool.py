@@ -53,7 +53,7 @@ _READY = b"ready"
 # the 2-core machine: pipeline 3.95 and 4.25 articles/s against 3.50 and 3.80, p99 0.90 and 0.93 s against
 # 1.03 and 1.07 s, facts hop median 185 ms against 204-210 ms.
 SPLIT_CHARS = 400
-# The background child's niceness: it runs on the CPU time the stream's parses leave idle.
+# The background children's niceness: it runs on the CPU time the stream's parses leave idle.
 BACKGROUND_NICE = 19
 # The characters of long articles' heads whose docs are kept for their whole parse (``HeadDocs``): the heads
 # of about 30 articles at the default FACTS__INLINE_CHARS, some 10 MiB of docs.
@@ -219,7 +219,7 @@ class ParsePool:
         self, article: NormalizedArticle, head: bool = False, background: bool = False
     ) -> list[Doc]:
         """Return the parsed docs of the article's headline and paragraphs (of its ``head``), as
-        ``FactExtractor.parse`` does; ``background``: in the background child."""
+        ``FactExtractor.parse`` does; ``background``: in the background children."""
         texts = self.extractor.texts(article, head)
         return self._heads.parse(texts, self.parse_background if background else self.parse, keep=head)
 
