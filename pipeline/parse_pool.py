@@ -344,8 +344,8 @@ def _serve(model: str, names_model: str, nice: int = 0) -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed goes to the log, not the frames
     nlp = FactExtractor(model, names_model=names_model or None).nlp
     stdin = sys.stdin.buffer
-    _write_frame(out, _READY)
     try:
+        _write_frame(out, _READY)  # a worker killed while its children load is gone before this
         while True:
             texts = json.loads(_read_frame(stdin))
             _write_frame(out, _pack_docs(nlp.pipe(texts)))

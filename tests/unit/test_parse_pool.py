@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,18 @@ def test_closing_the_pool_ends_its_children(extractor) -> None:
     children = list(pool._children)
     pool.close()
     assert all(child is not None and child.returncode is not None for child in children)
+
+
+def test_a_child_whose_worker_died_while_it_loaded_exits_quietly(extractor) -> None:
+    # kill -9 of a worker closes the pipes of children still loading their models: their "ready" finds no
+    # reader, and they exit without a traceback in the worker's log.
+    pool = ParsePool(extractor, 1)
+    pool.close()
+    child = subprocess.Popen(
+        [*pool._command, "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 0
+    assert b"Traceback" not in err
