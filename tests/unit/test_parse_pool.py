@@ -198,3 +198,25 @@ def test_a_child_whose_worker_died_while_it_loaded_exits_quietly(extractor) -> N
     _, err = child.communicate(timeout=120)
     assert child.returncode == 0
     assert b"Traceback" not in err
+
+
+def test_in_process_the_whole_parse_also_takes_the_heads_docs(extractor, monkeypatch) -> None:
+    # FACTS__PARSE_PROCESSES=0: the worker parses in process (``in_turn``) and keeps a head's docs the same way.
+    from pipeline.app import in_turn
+
+    monkeypatch.setattr(extractor, "inline_chars", 1500)
+    a = article("001")
+    head_texts, texts = extractor.texts(a, head=True), extractor.texts(a)
+    want = extractor.extract(a)
+    parsed: list[str] = []
+    pipe = extractor.nlp.pipe
+    monkeypatch.setattr(extractor.nlp, "pipe", lambda todo: parsed.extend(todo) or pipe(todo))
+    parse = in_turn(extractor)
+
+    head = parse(a, True)
+    whole = parse(a, False, True)
+
+    shared = next(i for i, (h, w) in enumerate(zip(head_texts, texts, strict=False)) if h != w)
+    assert parsed == head_texts + texts[shared:]
+    assert all(d is h for d, h in zip(whole[:shared], head, strict=False))
+    assert extractor.assemble(a, whole) == want
