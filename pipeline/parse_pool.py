@@ -56,7 +56,7 @@ SPLIT_CHARS = 400
 # The background children's niceness: it runs on the CPU time the stream's parses leave idle.
 BACKGROUND_NICE = 19
 # The characters of long articles' heads whose docs are kept for their whole parse (``HeadDocs``): the heads
-# of about 30 articles at the default FACTS__INLINE_CHARS, some 10 MiB of docs.
+# of 13 articles at the default FACTS__INLINE_CHARS, about 8 MiB of docs (GVA paragraphs, tracemalloc).
 HEAD_DOCS_CHARS = 200_000
 
 
@@ -192,7 +192,8 @@ class ParsePool:
         self._ready = [False] * processes
         self._lock = threading.Lock()
         self._here = threading.Lock()
-        # The background children: from index ``processes`` of the lists above once started, with a lock of their own.
+        # The background children: from index ``processes`` of the lists above once started, with a lock of
+        # their own.
         self._background = processes
         self._background_lock = threading.Lock()
         self._heads = HeadDocs()
@@ -225,20 +226,21 @@ class ParsePool:
 
     def parse_background(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the background children (in process if one fails)."""
-        runs = split_runs(texts, min(self._background, max(1, self._chars(texts) // self.split_chars)))
+        runs = self._runs(texts)
         first = self._background
         return self._parse_in(range(first, first + len(runs)), runs, texts, self._background_lock)
 
     def parse(self, texts: Sequence[str]) -> list[Doc]:
         """Return the docs of ``texts``, in order, parsed in the children (in process if one fails)."""
-        runs = split_runs(texts, min(self._background, max(1, self._chars(texts) // self.split_chars)))
+        runs = self._runs(texts)
         if len(runs) == 1:  # a short article: parsed here, where it costs less than the trip to a child
             return self._parse_here(texts)
         return self._parse_in(range(len(runs)), runs, texts, self._lock)
 
-    @staticmethod
-    def _chars(texts: Sequence[str]) -> int:
-        return sum(len(text) for text in texts)
+    def _runs(self, texts: Sequence[str]) -> list[list[str]]:
+        """Split ``texts`` into a run per ``split_chars`` characters, at most one per child of a kind."""
+        total = sum(len(text) for text in texts)
+        return split_runs(texts, min(self._background, max(1, total // self.split_chars)))
 
     def _parse_in(
         self, used: range, runs: list[list[str]], texts: Sequence[str], lock: threading.Lock

@@ -100,6 +100,11 @@ def test_a_background_parse_runs_in_children_of_its_own_at_low_priority(extracto
     assert [d.text for d in head] == extractor.texts(a, head=True)
 
 
+def _shared(head_texts: list[str], texts: list[str]) -> int:
+    """How many texts a head has in common with its whole article: all but the one it cut."""
+    return next(i for i, (h, w) in enumerate(zip(head_texts, texts, strict=False)) if h != w)
+
+
 def test_a_whole_parse_in_the_background_parses_only_what_its_head_did_not(
     extractor, pool, monkeypatch
 ) -> None:
@@ -107,7 +112,7 @@ def test_a_whole_parse_in_the_background_parses_only_what_its_head_did_not(
     monkeypatch.setattr(pool, "_heads", HeadDocs())  # none kept by the tests before
     a = article("001")
     head_texts, texts = extractor.texts(a, head=True), extractor.texts(a)
-    shared = next(i for i, (h, w) in enumerate(zip(head_texts, texts, strict=False)) if h != w)
+    shared = _shared(head_texts, texts)
     assert 0 < shared < len(texts)  # the seed splits: whole texts, then one cut
     head = pool.parse_article(a, head=True)
     sent: list[list[str]] = []
@@ -216,7 +221,7 @@ def test_in_process_the_whole_parse_also_takes_the_heads_docs(extractor, monkeyp
     head = parse(a, True)
     whole = parse(a, False, True)
 
-    shared = next(i for i, (h, w) in enumerate(zip(head_texts, texts, strict=False)) if h != w)
+    shared = _shared(head_texts, texts)
     assert parsed == head_texts + texts[shared:]
     assert all(d is h for d, h in zip(whole[:shared], head, strict=False))
     assert extractor.assemble(a, whole) == want
