@@ -10,8 +10,8 @@ News": one pass in arrival order, each article compared with the centroid of eve
 TF-IDF spaces (body lemmas, headline lemmas, canonical entity ids). A learned decision joins or starts: a
 logistic regression over per-field cosines, per-field cover (the share of the article's TF-IDF mass on
 terms the story has), the time gap, the story's size, whether the article's main place, person and year
-agree with the story's, and the cosine of its word-vector embedding with the story's (``_embedding``: GloVe
-vectors, ``pipeline.vectors``, which see what two wordings share beyond their words) gives the probability
+agree with the story's, and the cosine of its text embedding with the story's (``_embedding``: WordLlama's
+vectors, ``pipeline.embeddings``, which see what two wordings share beyond their words) gives the probability
 that the article belongs to each candidate (``_FEATURES``; weights in ``data/stories_join.json``, trained on
 ECB+, GVA and UCI dev streams, one model for articles with a long body and one for headlines and briefs),
 and the article joins the likeliest one when that probability reaches ``join_threshold``. After a join the story is compared with the other open stories the same way (after
@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.vectors import DIMENSIONS, word_vectors
+from pipeline.embeddings import DIMENSIONS, text_embedder
 from schemas.models import ClaimValue, FactClaim, FactsArticle, Quantity, StoryEntity, StorySnapshot
 
 __all__ = ["FIELD_WEIGHTS", "StoryIndex"]
@@ -66,7 +66,10 @@ FIELD_WEIGHTS: dict[str, float] = {"body": 0.45, "head": 0.15, "ent": 0.40}
 
 # 2: centroid norm sums (``_Story.sums``) instead of norms; a version-1 state's sums are recomputed on restore.
 # 3: the sum of the articles' word-vector embeddings (``_Story.emb``); estimated from the centroid for older states.
-STATE_VERSION = 3
+# 4: that sum in WordLlama's 128 dimensions (3's was GloVe's 100); estimated from the headlines for older states.
+STATE_VERSION = 4
+# The body's part of an article's embedding: its lead, where the copies of one story share most.
+_EMBED_BODY_CHARS = 3000
 
 # How many of an article's highest-weighted terms per field look up candidate stories, and how many candidates
 # are scored exactly. Rare terms are the ones that find the right story; common terms only add work.
@@ -517,7 +520,7 @@ def _features(
     the article's most mentioned entity is in the story; whether entities can be compared at all; the time
     gap to the story's span (log days); the story's size (log articles); a short-body flag with its
     interactions, since a headline's cosines run lower against any centroid; the place, person and year
-    features (``_kind_features``); and the cosine of the article's word-vector embedding with the story's
+    features (``_kind_features``); and the cosine of the article's text embedding with the story's
     (``_embedding``), which sees what two wordings of one event share beyond their words.
 
     Every feature is nondecreasing in each cosine and cover: ``_candidates`` bounds a pair's features by
@@ -575,7 +578,7 @@ def _model(name: str, x: list[float]) -> tuple[list[float], float]:
     """Return the weights and bias of the join or merge model for a pair's features.
 
     Articles with a short body (headlines, briefs) have a join model of their own: their evidence is a
-    dozen words, and what decides for them (the headline, its word vectors) counts for little in a long
+    dozen words, and what decides for them (the headline, its embedding) counts for little in a long
     article. (A merge model per body length as well was measured and not adopted: README, "Stories".)
     """
     return _models()["join_short" if name == "join" and x[_SHORT] else name]
@@ -695,11 +698,12 @@ def _kind_features(
     return tuple(out)
 
 
-def _embedding(vectors: dict[str, dict[str, float]]) -> tuple[float, ...] | None:
-    """Return an article's unit word-vector embedding: the mean of its headline's and its body's embeddings
-    (each weighted by term frequency, ``pipeline.vectors``), or None when no word is known."""
-    vecs = word_vectors()
-    parts = [e for e in (vecs.unit(vectors["head"]), vecs.unit(vectors["body"])) if e is not None]
+def _embedding(article: FactsArticle) -> tuple[float, ...] | None:
+    """Return an article's unit embedding: the sum of its headline's and its body's unit embeddings (the
+    body's first ``_EMBED_BODY_CHARS`` characters, ``pipeline.embeddings``), scaled to unit length, or None
+    when neither has a word."""
+    embed = text_embedder().unit
+    parts = [e for e in (embed(article.headline), embed(article.body[:_EMBED_BODY_CHARS])) if e is not None]
     if not parts:
         return None
     total = sum(parts)
@@ -750,10 +754,11 @@ def _merge_check_due(size: int) -> bool:
 
 
 def _estimated_emb(state: dict[str, Any]) -> list[float]:
-    """Return an estimate of a version-2 story state's embedding sum: its centroid's embedding, times its size."""
-    fields = {f: {t: float(w) for t, (_c, w) in state["fields"].get(f, {}).items()} for f in ("head", "body")}
-    unit = _embedding(fields)
-    return [0.0] * DIMENSIONS if unit is None else [x * len(state["articles"]) for x in unit]
+    """Return an estimate of an older story state's embedding sum (version 3's has other dimensions, 2's
+    none): the sum of its articles' headlines' unit embeddings (the state keeps no body)."""
+    embed = text_embedder().unit
+    units = [e for e in (embed(a.get("headline") or "") for a in state["articles"]) if e is not None]
+    return sum(units, np.zeros(DIMENSIONS)).tolist()
 
 
 def _timestamp(article: FactsArticle) -> datetime:
@@ -825,9 +830,9 @@ class StoryIndex:
         self.merge_threshold = merge_threshold
         self.quiet = timedelta(hours=quiet_hours)
         self.max_open_stories = max_open_stories
-        # The model and the word vectors (about 0.5 s to load) are read now, at start, not in the first tag.
+        # The model and the text embedder (about 0.3 s to load) are read now, at start, not in the first tag.
         _models()
-        word_vectors()
+        text_embedder()
         self._reset()
 
     def _reset(self) -> None:
@@ -864,7 +869,7 @@ class StoryIndex:
         ts = _timestamp(article)
         self._advance(ts)
         vectors = self._vectors(article)
-        emb = _embedding(vectors)
+        emb = _embedding(article)
         story = self._best_story(vectors, ts, emb)
         if story is None:
             story = self._new_story(article, ts)
@@ -1037,7 +1042,7 @@ class StoryIndex:
         self._reset()
         stories = []
         for st in states:
-            if st.get("version") not in (1, 2, STATE_VERSION):
+            if st.get("version") not in (1, 2, 3, STATE_VERSION):
                 raise ValueError(f"story state version {st.get('version')!r}, expected {STATE_VERSION}")
             stories.append(
                 _Story(
@@ -1050,7 +1055,9 @@ class StoryIndex:
                     sums={f: list(v) for f, v in st.get("sums", {}).items()},
                     entities={k: list(v) for k, v in st["entities"].items()},
                     claims=_copy_claims(st["claims"]),
-                    emb=[float(x) for x in st["emb"]] if "emb" in st else _estimated_emb(st),
+                    emb=[float(x) for x in st["emb"]]
+                    if len(st.get("emb", ())) == DIMENSIONS
+                    else _estimated_emb(st),
                 )
             )
         if not stories:

@@ -52,7 +52,7 @@ def replay(articles: list, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         ts = st._timestamp(article)
         index._advance(ts)
         vectors = index._vectors(article)
-        emb = st._embedding(vectors)
+        emb = st._embedding(article)
         gold = gold_of[article.article_id]
         for story, x in index._candidates(vectors, emb, ts):
             features.append(x)

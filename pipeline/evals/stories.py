@@ -52,8 +52,7 @@ __all__ = [
 # Bump when the cache file's layout changes. What an extractor produces is keyed by ``_facts_fingerprint``.
 _CACHE_VERSION = 3
 # What the facts stage's output depends on, beside the installed spaCy and the model: its code and data
-# (of pipeline.vectors it reads only the packaged word list, ``vocabulary``, so the vectors' file counts
-# but not the stories stage's embedding code beside it).
+# (of pipeline.vectors it reads only the packaged word list, ``vocabulary``, so the vectors' file counts).
 _FACTS_SOURCES = (
     "pipeline/facts.py",
     "pipeline/attribute_ruler.py",

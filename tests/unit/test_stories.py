@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import stories as stories_module
+from pipeline.embeddings import DIMENSIONS
 from pipeline.stories import StoryIndex, _interval
 from schemas.models import Dedup, Entity, Facts, FactsArticle, Quantity, StorySnapshot
 from tests.conftest import SHARED_DATA
@@ -404,7 +405,7 @@ def test_cosines_use_the_current_idf_as_the_stream_grows() -> None:
     highest = 0.0
     for article in articles:
         vectors = index._vectors(article)
-        emb = stories_module._embedding(vectors)
+        emb = stories_module._embedding(article)
         for _story, x in index._candidates(vectors, emb, article.received_at):
             highest = max(highest, *x[:3])  # the body, headline and entity cosines
         index.tag(article)
@@ -424,7 +425,7 @@ def test_restore_migrates_a_version_1_state() -> None:
     states = []
     for story_id in list(live._stories):
         state = live.export_state(story_id)
-        assert state["version"] == 3
+        assert state["version"] == 4
         del state["sums"]
         states.append({**state, "version": 1, "norms": {"body": 1.0, "head": 1.0, "ent": 1.0}})
     restored = StoryIndex()
@@ -435,14 +436,16 @@ def test_restore_migrates_a_version_1_state() -> None:
             live._renorm(story, field)
             assert again.sums[field] == pytest.approx(story.sums[field])
     assert [restored.tag(a).story_id for a in articles[30:]] == [live.tag(a).story_id for a in articles[30:]]
-    with pytest.raises(ValueError, match="version 4"):
-        StoryIndex().restore([{**states[0], "version": 4}])
+    with pytest.raises(ValueError, match="version 5"):
+        StoryIndex().restore([{**states[0], "version": 5}])
 
 
 @pytest.mark.shared_data("ecbplus_dev.jsonl")
-def test_restore_estimates_a_version_2_states_embedding() -> None:
-    # Version 2 had no embedding sum: restoring it estimates the sum from the centroid's terms, pointing
-    # about where the articles' sum points, with one unit per article.
+@pytest.mark.parametrize("version", [2, 3])
+def test_restore_estimates_an_older_states_embedding(version: int) -> None:
+    # Version 2 had no embedding sum and version 3's was GloVe's, in 100 dimensions: restoring either
+    # estimates the sum from the articles' headlines (the state keeps no body), pointing about where the
+    # articles' sum points, at most one unit per article.
     articles, _ = ecbplus_articles(limit=40)
     live = StoryIndex()
     for article in articles:
@@ -451,15 +454,23 @@ def test_restore_estimates_a_version_2_states_embedding() -> None:
     states = []
     for story_id in live._stories:
         state = live.export_state(story_id)
-        del state["emb"]
-        states.append({**state, "version": 2})
+        if version == 2:
+            del state["emb"]
+        else:
+            state["emb"] = [0.1] * 100
+        states.append({**state, "version": version})
     restored = StoryIndex()
     restored.restore(states)
     for story_id, story in live._stories.items():
         estimate = restored._stories[story_id].emb
         size = len(story.articles)
-        assert math.hypot(*estimate) == pytest.approx(size)
-        assert stories_module._emb_cosine(tuple(x / size for x in estimate), story) > 0.9
+        assert len(estimate) == DIMENSIONS
+        assert 0.5 * size <= math.hypot(*estimate) <= size + 1e-9
+        unit = tuple(x / math.hypot(*estimate) for x in estimate)
+        cosines = {other: stories_module._emb_cosine(unit, s) for other, s in live._stories.items()}
+        # Headlines alone point near the headlines-and-bodies sum: nearer it than any other story's.
+        assert cosines[story_id] > 0.7
+        assert max(cosines, key=cosines.get) == story_id
 
 
 def test_stories_close_after_quiet_hours() -> None:
