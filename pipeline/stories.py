@@ -45,7 +45,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import filterfalse, repeat
@@ -647,6 +647,7 @@ _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _KINDS = (("place", ("place:", "facility:")), ("person", ("person:",)), ("year", ("year:",)))
 
 
+_KIND_NAMES = tuple(kind for kind, _prefixes in _KINDS)
 _KIND_OF_PREFIX = {p[:-1]: kind for kind, prefixes in _KINDS for p in prefixes}  # every prefix ends in ":"
 
 
@@ -689,12 +690,14 @@ def _kind_features(
     mine: dict[str, str], ents: dict[str, float], theirs: dict[str, str], story_ents: dict[str, Any]
 ) -> tuple[float, ...]:
     out: list[float] = []
-    for kind, _prefixes in _KINDS:
-        a, b = mine.get(kind), theirs.get(kind)
-        share = 1.0 if a is not None and a in story_ents else 0.0
+    for kind in _KIND_NAMES:
+        a = mine.get(kind)
+        if a is None:
+            out += (0.0, 0.0)
+            continue
+        b = theirs.get(kind)
         # The story's own main one missing from an article that names one of its kind: another event's.
-        conflict = 1.0 if a is not None and b is not None and b not in ents else 0.0
-        out += [share, conflict]
+        out += (1.0 if a in story_ents else 0.0, 1.0 if b is not None and b not in ents else 0.0)
     return tuple(out)
 
 
@@ -703,7 +706,10 @@ def _embedding(article: FactsArticle) -> tuple[float, ...] | None:
     body's first ``_EMBED_BODY_CHARS`` characters, ``pipeline.embeddings``), scaled to unit length, or None
     when neither has a word."""
     embed = text_embedder().unit
-    parts = [e for e in (embed(article.headline), embed(article.body[:_EMBED_BODY_CHARS])) if e is not None]
+    head, lead = article.headline, article.body[:_EMBED_BODY_CHARS]
+    head_unit = embed(head)
+    # A headline-only feed's body is its headline: embedded once, counted twice, as before.
+    parts = [e for e in (head_unit, head_unit if lead == head else embed(lead)) if e is not None]
     if not parts:
         return None
     total = sum(parts)
@@ -732,13 +738,6 @@ def _emb_cosine(unit: tuple[float, ...] | None, s: _Story) -> float:
 
 
 # --- stories --------------------------------------------------------------------------------------------
-
-
-def _centroid_norm(sums: list[float], l_sq: float, l_twice: float) -> float:
-    """Return a centroid's norm under the current IDF from its three sums (``_Story.sums``), given L^2 and 2L
-    (L = log(n + 1) + 1, n the articles in open stories)."""
-    a, b, c = sums
-    return math.sqrt(max(l_sq * a - l_twice * b + c, 0.0))
 
 
 def _merge_check_due(size: int) -> bool:
@@ -794,6 +793,8 @@ class _Story:
     # last time and from what (``_snapshot_claim``).
     built: list[dict[str, Any]] = field(default_factory=list)
     reports: _Reports | None = None  # derived: reports, outlets and title (None: build from the articles)
+    # Derived, for snapshots: the most mentioned entities (``_TopEntities``; None: build from ``entities``).
+    top: _TopEntities | None = None
 
 
 class StoryIndex:
@@ -959,7 +960,7 @@ class StoryIndex:
                     _add_claims(old.claims, aid, [m])
         old.emb = list(map(add, old.emb, young.emb))
         old.emb_norm = None
-        old.tops = old.reports = None
+        old.tops = old.reports = old.top = None
         old.first_ts = min(old.first_ts, young.first_ts)
         old.last_ts = max(old.last_ts, young.last_ts)
         heapq.heappush(self._by_age, (old.last_ts.timestamp(), old.seq, old.story_id))
@@ -1131,7 +1132,9 @@ class StoryIndex:
         # same arithmetic, in the same order, as a plain loop, so the floats (and decisions) are the same.
         log_n = math.log(self._n + 1) + 1.0
         minus_idf = log_n.__sub__
-        l_sq, l_twice = log_n * log_n, 2.0 * log_n  # for each centroid's norm (``_centroid_norm``)
+        # Each centroid's norm under the current IDF, from its three sums (``_Story.sums``):
+        # sqrt(L^2 A - 2 L B + C).
+        l_sq, l_twice = log_n * log_n, 2.0 * log_n
         weighted: dict[str, list[float]] = {}  # field -> x, in the field's term order
         by_term: dict[str, dict[str, float]] = {}
         squares: dict[str, dict[str, float]] = {}
@@ -1152,8 +1155,8 @@ class StoryIndex:
         rough: dict[str, float] = {}
         for f, x in weighted.items():
             postings, weight, terms = self._postings[f], FIELD_WEIGHTS[f], list(vectors[f])
-            # The highest-weighted terms, ties in term order (as a stable sort by -x would give).
-            for i in heapq.nlargest(_PROBE_TERMS[f], range(len(x)), key=x.__getitem__):
+            # The highest-weighted terms, ties in term order: what heapq.nlargest gives, by a sort in C.
+            for i in sorted(range(len(x)), key=x.__getitem__, reverse=True)[: _PROBE_TERMS[f]]:
                 sids = postings.get(terms[i])
                 if not sids or len(sids) > _MAX_POSTINGS:
                     continue
@@ -1186,7 +1189,11 @@ class StoryIndex:
                 continue
             cos, cover, norms = {}, {}, {}
             for f in FIELD_WEIGHTS:
-                norm = norms[f] = _centroid_norm(s.sums[f], l_sq, l_twice) if f in weighted else 0.0
+                if f in weighted:
+                    a, b, c = s.sums[f]
+                    norm = norms[f] = math.sqrt(max(l_sq * a - l_twice * b + c, 0.0))
+                else:
+                    norm = norms[f] = 0.0
                 if norm <= 0.0:
                     cos[f] = cover[f] = 0.0
                 elif f == "body" and heavy is not None:
@@ -1297,15 +1304,17 @@ class StoryIndex:
         if emb is not None:
             s.emb = list(map(add, s.emb, emb))
             s.emb_norm = None
-        seen = set()
+        seen: dict[str, None] = {}
         for e in article.facts.entities:
             if e.entity_id in seen:
                 continue
-            seen.add(e.entity_id)
+            seen[e.entity_id] = None
             if e.entity_id in s.entities:
                 s.entities[e.entity_id][2] += 1
             else:
                 s.entities[e.entity_id] = [e.canonical, e.label, 1]
+        if s.top is not None:
+            s.top.raise_(s.entities, seen)
         mentions = [_mention(q, article.body) for q in article.facts.quantities]
         _add_claims(s.claims, article.article_id, mentions)
         s.first_ts = min(s.first_ts, ts)
@@ -1371,13 +1380,9 @@ class StoryIndex:
             s.reports = _Reports(arts)
         report = s.reports
         outlet = report.outlet
-        ranked = heapq.nsmallest(
-            _TOP_ENTITIES, enumerate(s.entities.items()), key=lambda x: (-x[1][1][2], x[0])
-        )
-        top = [
-            StoryEntity.model_construct(entity_id=eid, canonical=c, label=lab, articles=n)
-            for _, (eid, (c, lab, n)) in ranked
-        ]
+        if s.top is None:
+            s.top = _TopEntities(s.entities)
+        top = s.top.built(s.entities)
 
         facts, conflicts, corroborated = [], [], []
         while len(s.built) < len(s.claims):
@@ -1448,6 +1453,48 @@ def _snapshot_claim(
         built["conflict"] = _is_conflict(claim["values"])
         built["agreed"] = fc.model_copy(update={"values": agreed}) if agreed else None
     return built["claim"], built["conflict"], built["agreed"]
+
+
+class _TopEntities:
+    """A story's ``_TOP_ENTITIES`` most mentioned entities, kept up to date as articles arrive (``raise_``).
+
+    Ranked by articles naming them, ties by first mention (their order in the story's ``entities``), as a
+    ranking of all the story's entities would rank them. Counts only grow, so an entity whose count did not
+    change cannot overtake: the new top is the best of the old top and the entities just counted. Each
+    entry's StoryEntity is kept while its count stays. Derived state: built again from the entities after a
+    merge or a restore.
+    """
+
+    def __init__(self, entities: dict[str, list[Any]]) -> None:
+        self.position = {eid: i for i, eid in enumerate(entities)}
+        self.ids = self._best(entities, entities)
+        self.cache: dict[str, tuple[int, StoryEntity]] = {}
+
+    def _best(self, entities: dict[str, list[Any]], among: Iterable[str]) -> list[str]:
+        position = self.position
+        return heapq.nsmallest(_TOP_ENTITIES, among, key=lambda eid: (-entities[eid][2], position[eid]))
+
+    def raise_(self, entities: dict[str, list[Any]], counted: Collection[str]) -> None:
+        """Take in the entities whose counts just grew (new ones at the end of ``entities``)."""
+        position = self.position
+        fresh = [eid for eid in counted if eid not in position]
+        for eid in fresh:
+            position[eid] = len(position)
+        self.ids = self._best(entities, dict.fromkeys((*self.ids, *counted)))
+
+    def built(self, entities: dict[str, list[Any]]) -> list[StoryEntity]:
+        """Return the top entities as StoryEntity records (reused while an entity's count is unchanged)."""
+        out, cache = [], {}
+        for eid in self.ids:
+            canonical, label, n = entities[eid]
+            kept = self.cache.get(eid)
+            if kept is None or kept[0] != n:
+                entity = StoryEntity.model_construct(entity_id=eid, canonical=canonical, label=label, articles=n)
+                kept = (n, entity)
+            cache[eid] = kept
+            out.append(kept[1])
+        self.cache = cache
+        return out
 
 
 def _title(articles: list[dict[str, Any]]) -> str:

@@ -21,6 +21,7 @@ EVALS: dict[str, str] = {
     "quotes": "pipeline.evals.facts:quotes",
     "quantities": "pipeline.evals.facts:quantities",
     "stories": "pipeline.evals.stories:stories",
+    "story-baselines": "pipeline.evals.story_baselines:story_baselines",
 }
 
 

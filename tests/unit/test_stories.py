@@ -953,14 +953,15 @@ def test_snapshots_reuse_what_did_not_change() -> None:
     for article in articles:
         snapshot = index.tag(article)
         story = index._stories[snapshot.story_id]
-        # Claims, reports, title and the main entities per kind, all kept up to date, against built anew.
-        kept = story.built, story.reports, story.tops
+        # Claims, reports, title, the top entities and the main entities per kind, all kept up to date,
+        # against built anew.
+        kept = story.built, story.reports, story.tops, story.top
         tops = None if story.tops is None else dict(story.tops)
-        story.built, story.reports, story.tops = [], None, None
+        story.built, story.reports, story.tops, story.top = [], None, None, None
         assert index._snapshot(story) == snapshot
         if tops is not None:
             assert stories_module._story_tops(story) == tops
-        story.built, story.reports, story.tops = kept
+        story.built, story.reports, story.tops, story.top = kept
 
 
 def _reports_in_full(articles: list[dict[str, object]]) -> dict[str, str]:
@@ -1024,6 +1025,32 @@ def test_reports_kept_as_articles_arrive_equal_reports_built_from_the_whole_stor
         assert {a["id"]: kept[a["id"]] for a in prefix} == _reports_in_full(prefix)
         assert kept.outlet == {a["id"]: a["source"] for a in prefix if a["source"]}
         assert kept.title == stories_module._title(prefix)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=8), max_size=40))
+def test_top_entities_kept_as_articles_arrive_equal_a_ranking_of_all_the_story_s_entities(articles) -> None:
+    # Each article names some of 31 entities (repeats count once, as in _add); after every article the kept
+    # top equals a ranking of every entity by articles naming it, ties by first mention, and each
+    # StoryEntity says its entity's count.
+    entities: dict[str, list[object]] = {}
+    top = None
+    for names in articles:
+        counted = dict.fromkeys(f"person:p{n:02d}" for n in names)
+        for eid in counted:
+            if eid in entities:
+                entities[eid][2] += 1
+            else:
+                entities[eid] = [eid.upper(), "PERSON", 1]
+        if top is None:
+            top = stories_module._TopEntities(entities)
+        else:
+            top.raise_(entities, counted)
+        ranked = sorted(enumerate(entities), key=lambda x: (-entities[x[1]][2], x[0]))
+        expected = [eid for _, eid in ranked[: stories_module._TOP_ENTITIES]]
+        built = top.built(entities)
+        assert [e.entity_id for e in built] == expected
+        assert [e.articles for e in built] == [entities[eid][2] for eid in expected]
 
 
 def test_a_story_checks_for_a_merge_after_its_first_articles_then_about_eight_times_per_doubling() -> None:
