@@ -64,7 +64,7 @@ def test_average_link_is_scored_at_every_cut_and_finds_well_separated_stories() 
     vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0], [0.14, 0.99]])
     cuts = average_link(vectors, gold)
     assert list(cuts) == list(CUTS)
-    assert cuts[0.30].pairwise == (1.0, 1.0, 1.0)
+    assert cuts[0.05].pairwise == cuts[0.30].pairwise == (1.0, 1.0, 1.0)
     # The two groups lie at an average cosine distance of about 0.86: cut under it they stay apart; at 0.95
     # all four are one cluster, whose 6 pairs hold the 2 right ones.
     assert cuts[0.80].pairwise == (1.0, 1.0, 1.0)
@@ -105,3 +105,16 @@ def test_the_command_refuses_a_file_over_its_bound(tmp_path) -> None:
     result = CliRunner().invoke(eval_group, ["story-baselines", str(path), "--max-docs", "5"])
     assert result.exit_code != 0
     assert "9 documents, over --max-docs 5" in result.output
+
+
+def test_the_command_skips_k_means_over_its_bound(tmp_path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in _rows()), encoding="utf-8")
+    result = CliRunner().invoke(
+        eval_group, ["story-baselines", str(path), "--max-k", "2"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "K-means skipped: 3 gold stories, over --max-k 2" in result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["kmeans_tfidf"] is None
+    assert figures["avglink_tfidf"]["best_pairwise"]["pairwise"]["f1"] == 1.0
