@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click.testing
 import numpy as np
 from click.testing import CliRunner
 
@@ -79,16 +80,22 @@ def test_k_means_with_the_gold_k_finds_well_separated_stories() -> None:
     assert all(run.bcubed == (1.0, 1.0, 1.0) for run in runs)
 
 
-def test_the_command_reports_each_method_and_ends_with_json(tmp_path) -> None:
+def _invoke(tmp_path, *args: str) -> click.testing.Result:
+    """Run the command on the three stories above, written to a file, with ``args``."""
     path = tmp_path / "corpus.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in _rows()), encoding="utf-8")
-    result = CliRunner().invoke(
-        eval_group, ["story-baselines", str(path), "--seeds", "2"], catch_exceptions=False
-    )
+    return CliRunner().invoke(eval_group, ["story-baselines", str(path), *args])
+
+
+def _figures(result: click.testing.Result) -> dict:
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    figures = json.loads(lines[-1])
-    assert "9 docs, 3 gold stories" in lines[0]
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_the_command_reports_each_method_and_ends_with_json(tmp_path) -> None:
+    result = _invoke(tmp_path, "--seeds", "2")
+    figures = _figures(result)
+    assert "9 docs, 3 gold stories" in result.output.splitlines()[0]
     assert figures["docs"] == 9 and figures["stories"] == 3
     assert len(figures["kmeans_tfidf"]["runs"]) == 2
     # The three stories share no content word: TF-IDF K-means with K = 3 and the best average-link cut
@@ -100,21 +107,14 @@ def test_the_command_reports_each_method_and_ends_with_json(tmp_path) -> None:
 
 
 def test_the_command_refuses_a_file_over_its_bound(tmp_path) -> None:
-    path = tmp_path / "corpus.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in _rows()), encoding="utf-8")
-    result = CliRunner().invoke(eval_group, ["story-baselines", str(path), "--max-docs", "5"])
+    result = _invoke(tmp_path, "--max-docs", "5")
     assert result.exit_code != 0
     assert "9 documents, over --max-docs 5" in result.output
 
 
 def test_the_command_skips_k_means_over_its_bound(tmp_path) -> None:
-    path = tmp_path / "corpus.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in _rows()), encoding="utf-8")
-    result = CliRunner().invoke(
-        eval_group, ["story-baselines", str(path), "--max-k", "2"], catch_exceptions=False
-    )
-    assert result.exit_code == 0, result.output
+    result = _invoke(tmp_path, "--max-k", "2")
+    figures = _figures(result)
     assert "K-means skipped: 3 gold stories, over --max-k 2" in result.output
-    figures = json.loads(result.output.strip().splitlines()[-1])
     assert figures["kmeans_tfidf"] is None
     assert figures["avglink_tfidf"]["best_pairwise"]["pairwise"]["f1"] == 1.0
