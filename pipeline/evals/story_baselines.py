@@ -83,10 +83,17 @@ def average_link(vectors: Any, gold: list[str]) -> dict[float, Scores]:
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
-    unit = vectors.toarray() if hasattr(vectors, "toarray") else np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(unit, axis=1, keepdims=True)
-    unit = np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
-    distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+    if hasattr(
+        vectors, "toarray"
+    ):  # sparse TF-IDF: its rows are unit length; only the n x n product is dense
+        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1), dtype=np.float64))
+        cosines = (vectors @ vectors.T).toarray() / np.maximum(norms * norms.T, 1e-300)
+    else:
+        unit = np.asarray(vectors, dtype=np.float64)
+        norms = np.linalg.norm(unit, axis=1, keepdims=True)
+        unit = np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
+        cosines = unit @ unit.T
+    distances = np.clip(1.0 - cosines, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
     tree = linkage(squareform(distances, checks=False), method="average")
     return {
@@ -120,13 +127,17 @@ def _line(name: str, scores: dict[str, dict[str, float]]) -> str:
     type=click.IntRange(min=2),
     default=6000,
     show_default=True,
-    help="Refuse a larger file: average-link holds a dense distance matrix (8 bytes per pair of documents).",
+    help="Refuse a larger file: average-link holds dense n x n matrices (5,565 documents: 1 GiB at peak).",
 )
 def story_baselines(file: Path, seeds: int, max_k: int, max_docs: int) -> None:
     """Cluster FILE.jsonl in batch (K-means given the gold K; average-link at the best cut) and score it.
 
     What the story tagger's online figures can be read against; the last line is one JSON object.
     """
+    try:
+        import sklearn  # noqa: F401  (the eval extra)
+    except ModuleNotFoundError:
+        raise click.UsageError("story-baselines needs scikit-learn: pip install -e '.[eval]'") from None
     rows = read_rows(file)
     if len(rows) > max_docs:
         raise click.UsageError(f"{file.name} has {len(rows):,} documents, over --max-docs {max_docs:,}")
