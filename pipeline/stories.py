@@ -58,7 +58,7 @@ import numpy as np
 from pipeline.embeddings import DIMENSIONS, text_embedder
 from schemas.models import ClaimValue, FactClaim, FactsArticle, Quantity, StoryEntity, StorySnapshot
 
-__all__ = ["FIELD_WEIGHTS", "StoryIndex"]
+__all__ = ["FIELD_WEIGHTS", "StoryIndex", "article_embedding"]
 
 # Weights of the three spaces in the rough score that picks the candidate stories (the join decision itself
 # is the learned model's). Entities weigh a lot; the headline is short and noisy.
@@ -702,14 +702,19 @@ def _kind_features(
 
 
 def _embedding(article: FactsArticle) -> tuple[float, ...] | None:
-    """Return an article's unit embedding: the sum of its headline's and its body's unit embeddings (the
-    body's first ``_EMBED_BODY_CHARS`` characters, ``pipeline.embeddings``), scaled to unit length, or None
-    when neither has a word."""
+    """Return an article's unit embedding (``article_embedding`` of its headline and body)."""
+    return article_embedding(article.headline, article.body)
+
+
+def article_embedding(headline: str, body: str) -> tuple[float, ...] | None:
+    """Return the unit embedding the stories stage compares articles by: the sum of the headline's and the
+    body's unit embeddings (the body's first ``_EMBED_BODY_CHARS`` characters, ``pipeline.embeddings``),
+    scaled to unit length, or None when neither has a word."""
     embed = text_embedder().unit
-    head, lead = article.headline, article.body[:_EMBED_BODY_CHARS]
-    head_unit = embed(head)
+    lead = body[:_EMBED_BODY_CHARS]
+    head_unit = embed(headline)
     # A headline-only feed's body is its headline: embedded once, counted twice, as before.
-    parts = [e for e in (head_unit, head_unit if lead == head else embed(lead)) if e is not None]
+    parts = [e for e in (head_unit, head_unit if lead == headline else embed(lead)) if e is not None]
     if not parts:
         return None
     total = sum(parts)
@@ -1477,9 +1482,8 @@ class _TopEntities:
     def raise_(self, entities: dict[str, list[Any]], counted: Collection[str]) -> None:
         """Take in the entities whose counts just grew (new ones at the end of ``entities``)."""
         position = self.position
-        fresh = [eid for eid in counted if eid not in position]
-        for eid in fresh:
-            position[eid] = len(position)
+        for eid in counted:
+            position.setdefault(eid, len(position))
         self.ids = self._best(entities, dict.fromkeys((*self.ids, *counted)))
 
     def built(self, entities: dict[str, list[Any]]) -> list[StoryEntity]:

@@ -9,9 +9,9 @@ what those methods reach on the same data:
   clustering of Barhom et al. 2019, whose BCubed F1 on ECB+ test is the issue's ECB+ anchor). K comes from
   the labels. The mean and range over ``--seeds`` seeds (scikit-learn's ``KMeans``, 10 starts each).
 - **Average-link agglomerative clustering** over the TF-IDF cosine, and over the cosine of the embedding the
-  tagger uses (``pipeline.embeddings``: headline plus the first 3,000 characters of the text), cut at every
-  distance from 0.05 to 0.95 by 0.05; reported at the cut that scores best on the file's own labels (an
-  oracle threshold: no held-out choice does better).
+  tagger uses (``pipeline.stories.article_embedding``: headline plus the text's first 3,000 characters), cut
+  at every distance from 0.05 to 0.95 by 0.05; reported at the cut that scores best on the file's own labels
+  (an oracle threshold: no held-out choice does better).
 
 Rows are scored as given (title and text), without the pipeline's normalization; dates are not used. The
 last line is one JSON object: per method, pairwise and BCubed {p, r, f1} (K-means: the means, with ``runs``,
@@ -36,8 +36,6 @@ __all__ = ["average_link", "k_means", "story_baselines"]
 
 # The cuts tried for average-link (cosine distance).
 CUTS = tuple(round(0.05 + 0.05 * i, 2) for i in range(19))
-# The embedding's share of a text: as the tagger embeds an article (``pipeline.stories._embedding``).
-_LEAD_CHARS = 3000
 
 
 def _texts(rows: list[dict[str, Any]]) -> list[str]:
@@ -52,17 +50,15 @@ def _tfidf(rows: list[dict[str, Any]]) -> Any:
 
 
 def _embeddings(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Return each row's unit embedding: its headline's and its text lead's unit vectors, summed, unit length."""
-    from pipeline.embeddings import DIMENSIONS, text_embedder
+    """Return each row's embedding as the tagger embeds an article (zeros where it has no known word)."""
+    from pipeline.embeddings import DIMENSIONS
+    from pipeline.stories import article_embedding
 
-    embed = text_embedder().unit
     out = np.zeros((len(rows), DIMENSIONS))
     for i, row in enumerate(rows):
-        parts = [embed(row.get("title") or ""), embed((row.get("text") or "")[:_LEAD_CHARS])]
-        total = sum((p for p in parts if p is not None), np.zeros(DIMENSIONS))
-        norm = float(np.linalg.norm(total))
-        if norm > 0.0:
-            out[i] = total / norm
+        unit = article_embedding(row.get("title") or "", row.get("text") or "")
+        if unit is not None:
+            out[i] = unit
     return out
 
 
@@ -83,16 +79,12 @@ def average_link(vectors: Any, gold: list[str]) -> dict[float, Scores]:
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
-    if hasattr(
-        vectors, "toarray"
-    ):  # sparse TF-IDF: its rows are unit length; only the n x n product is dense
-        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1), dtype=np.float64))
-        cosines = (vectors @ vectors.T).toarray() / np.maximum(norms * norms.T, 1e-300)
-    else:
-        unit = np.asarray(vectors, dtype=np.float64)
-        norms = np.linalg.norm(unit, axis=1, keepdims=True)
-        unit = np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
-        cosines = unit @ unit.T
+    # Cosines from the Gram matrix, sparse (TF-IDF) or dense; only the n x n product is dense.
+    gram = vectors @ vectors.T
+    gram = gram.toarray() if hasattr(gram, "toarray") else np.asarray(gram, dtype=np.float64)
+    norms = np.sqrt(np.diag(gram))
+    outer = np.outer(norms, norms)
+    cosines = np.divide(gram, outer, out=np.zeros_like(gram), where=outer > 0)
     distances = np.clip(1.0 - cosines, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
     tree = linkage(squareform(distances, checks=False), method="average")
@@ -142,12 +134,12 @@ def story_baselines(file: Path, seeds: int, max_k: int, max_docs: int) -> None:
     if len(rows) > max_docs:
         raise click.UsageError(f"{file.name} has {len(rows):,} documents, over --max-docs {max_docs:,}")
     gold = [str(row["story"]) for row in rows]
+    k = len(set(gold))
     started = time.perf_counter()
     tfidf = _tfidf(rows)
-    out: dict[str, Any] = {"docs": len(rows), "stories": len(set(gold))}
-    click.echo(f"{file.name}: {len(rows)} docs, {len(set(gold))} gold stories; batch, dates unused")
+    out: dict[str, Any] = {"docs": len(rows), "stories": k}
+    click.echo(f"{file.name}: {len(rows)} docs, {k} gold stories; batch, dates unused")
 
-    k = len(set(gold))
     if k <= max_k:
         runs = k_means(tfidf, gold, seeds)
         out["kmeans_tfidf"] = {**_mean(runs), "runs": [run.as_json() for run in runs]}

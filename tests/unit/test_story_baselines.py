@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pipeline.evals import eval_group
 from pipeline.evals.story_baselines import CUTS, average_link, k_means
 
-# Three stories of three reports each, worded apart, and one report that shares a story's words only in part.
+# Three stories of three reports each, worded apart.
 _STORIES = {
     "quake": [
         (
