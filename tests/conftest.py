@@ -23,6 +23,8 @@ SEEDS = REPO / "seeds"
 # The development corpora: ../shared/data beside the checkout (as on the dev machines and in CI).
 SHARED_DATA = Path(os.environ.get("COPYDESK_SHARED_DATA") or REPO.parent / "shared" / "data")
 RECEIVED = datetime(2023, 12, 27, 18, 0, tzinfo=UTC)
+# The seed story ran on Wednesday 27 December 2023 (Blinken's Mexico City visit).
+PUBLISHED = datetime(2023, 12, 27, 15, 0, tzinfo=UTC)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -43,6 +45,30 @@ def raw_seed(prefix: str, **changes: object) -> RawArticle:
         "text": path.read_text("utf-8"),
     }
     return RawArticle(**{**fields, **changes})
+
+
+def seed_snippets(seed: str, published_at: datetime | None = PUBLISHED) -> NormalizedArticle:
+    """A NormalizedArticle from seeds/<seed>_*.txt without normalize: first line headline, other non-empty
+    lines paragraphs (the facts core's view of a seed, whatever normalize would strip)."""
+    (path,) = SEEDS.glob(f"{seed}_*.txt")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return snippet(*lines, article_id=seed, published_at=published_at)
+
+
+def snippet(
+    headline: str, *paragraphs: str, article_id: str = "t", published_at: datetime | None = PUBLISHED
+) -> NormalizedArticle:
+    """A NormalizedArticle of these paragraphs, as normalize would make it."""
+    return NormalizedArticle(
+        article_id=article_id,
+        feed="test",
+        published_at=published_at,
+        received_at=datetime(2023, 12, 27, 16, 0, tzinfo=UTC),
+        headline=headline,
+        paragraphs=list(paragraphs),
+        body="\n\n".join(paragraphs),
+        word_count=sum(len(p.split()) for p in paragraphs),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.broker import free_port
+from pipeline.runtime.broker import free_port
 
 
 def _bin_dir() -> Path | None:

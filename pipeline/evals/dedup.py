@@ -1,6 +1,6 @@
 """``copydesk eval dedup`` and ``copydesk eval paraphrase``: score the dedupe stage on real text.
 
-``paraphrase`` scores the sentence-pair model (pipeline.paraphrase) on MSRP-layout pairs.
+``paraphrase`` scores the sentence-pair model (pipeline.dedupe.paraphrase) on MSRP-layout pairs.
 
 ``dedup`` builds an article-level suite from real corpora in the layout of ``../shared/data/ecbplus_dev.jsonl``
 with a fixed seed, streams it through ``DuplicateIndex`` and scores every decision:
@@ -46,7 +46,7 @@ from pipeline.settings import Settings
 __all__ = ["build_suite", "dedup", "paraphrase", "run_suite"]
 
 DEFAULT_CORPORA = ("ecbplus_dev.jsonl", "gva_dev.jsonl")
-SYNONYMS = Path(__file__).resolve().parents[1] / "data" / "dedupe_synonyms.json"
+SYNONYMS = Path(__file__).resolve().parents[1] / "lexicons" / "synonyms.json"
 RELATIONS = ("unique", "exact_duplicate", "near_duplicate", "paraphrase", "update")
 SEED = 4
 MIN_ORIGINAL_WORDS = 200
@@ -494,7 +494,7 @@ def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_
 @click.option("--limit", default=0, help="Score only the first N pairs (0: all).")
 def paraphrase(file: Path, limit: int) -> None:
     """Score the sentence-pair paraphrase model on an MSRP-layout JSONL file (label 1 = paraphrase)."""
-    from pipeline.paraphrase import ParaphraseModel
+    from pipeline.dedupe.paraphrase import ParaphraseModel
 
     rows = [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
     rows = rows[:limit] if limit else rows

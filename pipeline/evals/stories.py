@@ -51,14 +51,13 @@ __all__ = [
 
 # Bump when the cache file's layout changes. What an extractor produces is keyed by ``_facts_fingerprint``.
 _CACHE_VERSION = 3
-# What the facts stage's output depends on, beside the installed spaCy and the model: its code and data
-# (of pipeline.vectors it reads only the packaged word list, ``vocabulary``, so the vectors' file counts).
+# What the facts stage's output depends on, beside the installed spaCy and the model: its code, its word
+# lists and its name tagger.
 _FACTS_SOURCES = (
-    "pipeline/facts.py",
-    "pipeline/attribute_ruler.py",
+    "pipeline/facts",
+    "pipeline/lexicons",
     "pipeline/text.py",
     "schemas/models.py",
-    "pipeline/data/glove_50k.npz",
     "pipeline/models/ner_conll",
 )
 _RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
@@ -199,7 +198,7 @@ def _facts_fingerprint(model: str) -> str:
     for source in _FACTS_SOURCES:
         path = root / source
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            if file.is_file():
+            if file.is_file() and "__pycache__" not in file.parts:
                 digest.update(str(file.relative_to(root)).encode() + b"\x00" + file.read_bytes())
     return digest.hexdigest()[:16]
 

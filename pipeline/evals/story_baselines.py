@@ -51,8 +51,8 @@ def _tfidf(rows: list[dict[str, Any]]) -> Any:
 
 def _embeddings(rows: list[dict[str, Any]]) -> np.ndarray:
     """Return each row's embedding as the tagger embeds an article (zeros where it has no known word)."""
-    from pipeline.embeddings import DIMENSIONS
     from pipeline.stories import article_embedding
+    from pipeline.stories.embeddings import DIMENSIONS
 
     out = np.zeros((len(rows), DIMENSIONS))
     for i, row in enumerate(rows):

@@ -35,8 +35,8 @@ from pipeline.app import (
     Pipeline,
     build_app,
 )
-from pipeline.codec import decode
 from pipeline.facts import FactExtractor
+from pipeline.runtime.codec import decode
 from pipeline.settings import Settings
 from pipeline.sink import SinkStore, build_sink_app
 from schemas import DeadLetter, EnrichedArticle, StorySnapshot

@@ -27,9 +27,9 @@ from pipeline.app import (
     STORY_TABLE,
     dedupe_index,
 )
-from pipeline.codec import encode
 from pipeline.facts import FactExtractor, entity_id
-from pipeline.reorder import is_reorder_key
+from pipeline.runtime.codec import encode
+from pipeline.runtime.reorder import is_reorder_key
 from pipeline.settings import Settings, StoriesSettings
 from pipeline.stories import StoryIndex
 from schemas import (
@@ -752,7 +752,7 @@ async def test_stories_releases_held_records_after_a_restart_with_no_input(
 ):
     """After the restart of the test above, the tick restores the buffer and the held run is tagged."""
     import pipeline.app as app_module
-    from pipeline.reorder import ReorderBuffer
+    from pipeline.runtime.reorder import ReorderBuffer
 
     articles = [seed_facts[prefix] for prefix in PREFIXES]
     before = pipeline_factory()

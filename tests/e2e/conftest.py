@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.runtime.broker import EmbeddedBroker, free_port
 
 pytestmark = pytest.mark.e2e
 

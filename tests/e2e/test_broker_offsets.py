@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from pipeline.app import new_app
-from pipeline.broker import EmbeddedBroker, true_end_offsets
+from pipeline.runtime.broker import EmbeddedBroker, true_end_offsets
 from pipeline.settings import KafkaSettings, Settings
 from tests.conftest import close_consumer_loop
 

@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
-from pipeline.broker import EmbeddedBroker, client_config
+from pipeline.runtime.broker import EmbeddedBroker, client_config
 from pipeline.settings import KafkaSettings
 from pipeline.sink import SinkStore
 from tests.conftest import SEEDS, raw_seed

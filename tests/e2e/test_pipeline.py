@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import EmbeddedBroker, client_config
-from pipeline.seeder import Seeder
+from pipeline.runtime.broker import EmbeddedBroker, client_config
+from pipeline.runtime.seeder import Seeder
 from pipeline.settings import KafkaSettings
 from pipeline.sink import SinkStore
 from schemas import EnrichedArticle, StorySnapshot

@@ -19,10 +19,10 @@ import pytest
 from kafka import KafkaConsumer
 
 from pipeline.app import DEDUPED, FACTS, REORDER_TICK
-from pipeline.broker import client_config
-from pipeline.seeder import collect_files, read_articles
+from pipeline.runtime.broker import client_config
+from pipeline.runtime.seeder import collect_files, read_articles
+from pipeline.runtime.stack import LocalStack
 from pipeline.settings import Settings
-from pipeline.stack import LocalStack
 from schemas import RawArticle, StorySnapshot
 from tests.conftest import SEEDS, SHARED_DATA
 

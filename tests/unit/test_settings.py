@@ -9,7 +9,7 @@ import faust
 import pytest
 
 from pipeline.app import faust_config, new_app
-from pipeline.broker import client_config
+from pipeline.runtime.broker import client_config
 from pipeline.settings import Settings
 from tests.conftest import close_consumer_loop
 
