@@ -279,15 +279,17 @@ def run(
 
 
 def _corpus(paths: tuple[Path, ...], limit: int, feed: str) -> list[Any]:
-    """Return up to ``limit`` raw articles from the paths (default: the GVA dev corpus beside the checkout)."""
+    """Return up to ``limit`` raw articles from the paths (default: gva_dev.jsonl in COPYDESK_SHARED_DATA)."""
     from itertools import islice
 
     from pipeline.runtime.seeder import collect_files, read_articles
 
-    default = Settings().shared_data / "gva_dev.jsonl"
-    if not paths and not default.exists():
-        raise click.UsageError(f"no corpus given and {default} does not exist: pass a .jsonl or a folder")
-    return list(islice(read_articles(collect_files(list(paths) or [default]), feed), limit))
+    if not paths:
+        try:
+            paths = (Settings().corpus("gva_dev.jsonl"),)
+        except FileNotFoundError as error:
+            raise click.UsageError(str(error)) from None
+    return list(islice(read_articles(collect_files(list(paths)), feed), limit))
 
 
 @main.command()

@@ -12,9 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The development corpora: ../shared/data beside the checkout.
-DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 class KafkaSettings(BaseModel):
     # Empty means "start the embedded broker" (copydesk run) or "localhost:9092" (worker, sink, seed).
@@ -159,13 +156,14 @@ class Settings(BaseSettings):
 
     app_id: str = "copydesk"
     data_dir: Path = Path("copydesk-data")
-    # Labeled corpora that chaos, bench and the evals read by default (COPYDESK_SHARED_DATA).
-    shared_data: Path = DEFAULT_SHARED_DATA
+    # The folder of the labeled development corpora (COPYDESK_SHARED_DATA), where bench, chaos, eval dedup
+    # and training look for their default files when no path is given. Unset, they ask for a path.
+    shared_data: Path | None = None
     # Where the worker keeps its tables. "memory://" (default) rebuilds them from the changelogs at every
     # start: the state is always a prefix of the stage's writes, which the stages' replay of redelivered
     # records relies on. "rocksdb://" (local state under data_dir) restarts faster, but faust replays the
     # changelog over the local state, leaving newer unflushed keys beside rolled-back ones: under kill -9
-    # chaos that gave articles two stories (README, "Faults").
+    # chaos that gave articles two stories (docs/faults.md).
     table_store: str = "memory://"
     kafka: KafkaSettings = KafkaSettings()
     normalize: NormalizeSettings = NormalizeSettings()
@@ -174,3 +172,18 @@ class Settings(BaseSettings):
     stories: StoriesSettings = StoriesSettings()
     sink: SinkSettings = SinkSettings()
     metrics: MetricsSettings = MetricsSettings()
+
+    def corpus(self, name: str) -> Path:
+        """Return the development corpus ``name`` in ``shared_data``; raise FileNotFoundError saying what to
+        pass when ``shared_data`` is unset or holds no such file."""
+        if self.shared_data is None:
+            raise FileNotFoundError(
+                f"no corpus given: pass the path of one (e.g. ../shared/data/{name}), or set "
+                "COPYDESK_SHARED_DATA to the folder of the development corpora"
+            )
+        path = self.shared_data / name
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no corpus given, and COPYDESK_SHARED_DATA has no {name}: pass the path of one"
+            )
+        return path

@@ -1,6 +1,6 @@
 """Sentence-pair paraphrase model: cheap lexical and facts-like features under a logistic regression.
 
-``ParaphraseModel.load()`` reads the weights from ``pipeline/data/dedupe_paraphrase.json`` (plain JSON, no
+``ParaphraseModel.load()`` reads the weights from ``pipeline/models/paraphrase.json`` (plain JSON, no
 pickle). ``python -m pipeline.dedupe.paraphrase TRAIN.jsonl`` refits them on an MSRP-layout file (train split only)
 and writes that file; ``copydesk eval paraphrase DEV.jsonl`` scores it.
 

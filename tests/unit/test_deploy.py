@@ -390,9 +390,16 @@ def test_scrape_targets_are_the_metrics_ports_of_compose_services(
 ) -> None:
     defaults = MetricsSettings()
     jobs = [job for job in prometheus_config["scrape_configs"] if job["job_name"].startswith("copydesk")]
-    targets = {target for job in jobs for static in job.get("static_configs", []) for target in static["targets"]}
+    targets = {
+        target for job in jobs for static in job.get("static_configs", []) for target in static["targets"]
+    }
     # The worker's replicas are found by DNS: every address behind the service name, on its metrics port.
-    targets |= {f"{name}:{dns['port']}" for job in jobs for dns in job.get("dns_sd_configs", []) for name in dns["names"]}
+    targets |= {
+        f"{name}:{dns['port']}"
+        for job in jobs
+        for dns in job.get("dns_sd_configs", [])
+        for name in dns["names"]
+    }
     assert targets == {f"worker:{defaults.worker_port}", f"sink:{defaults.sink_port}"}
     for target in targets:
         service, _, port = target.partition(":")

@@ -15,7 +15,9 @@ GOOD = json.loads(raw_seed("000").model_dump_json())
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -57,9 +59,30 @@ def test_any_article_text(text):
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(["<p>", "</p>", "<div>", "<script>", "</script>", "<br>", "&amp;", "&#0;",
-                                 "<!--", "-->", "<style>", "word", "Another sentence here.", "\x00", "\n"]),
-                max_size=200))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<p>",
+                "</p>",
+                "<div>",
+                "<script>",
+                "</script>",
+                "<br>",
+                "&amp;",
+                "&#0;",
+                "<!--",
+                "-->",
+                "<style>",
+                "word",
+                "Another sentence here.",
+                "\x00",
+                "\n",
+            ]
+        ),
+        max_size=200,
+    )
+)
 def test_html_soup(parts):
     accept_or_reject(json.dumps({**GOOD, "text": "".join(parts)}).encode())
 
@@ -75,6 +98,6 @@ def test_extreme_messages():
         json.dumps({**GOOD, "schema_version": "1"}).encode(),
         json.dumps({**GOOD, "received_at": "yesterday"}).encode(),
         json.dumps({**GOOD, "article_id": ""}).encode(),
-        "{\"text\": \"\ud800\"}".encode("utf-8", "surrogatepass"),
+        '{"text": "\ud800"}'.encode("utf-8", "surrogatepass"),
     ):
         accept_or_reject(payload)
