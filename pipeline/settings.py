@@ -84,7 +84,7 @@ class FactsSettings(BaseModel):
     # characters) in order, which the stories stage tags it by, then the whole of it (up to ``max_chars``) in
     # the background, whose facts its wire.enriched record carries. Only the one long article waits for its
     # whole parse, not the articles behind it; its story's fact table holds the head's facts. 0: one pass.
-    # 15,000 (about 2,500 words) brings p99 at half load under 0.5 s on GVA (README, "Benchmark"); 6,000
+    # 15,000 (about 2,500 words) brings p99 at half load under 0.5 s on GVA (docs/benchmarks.md); 6,000
     # split 24 of the first 500 GVA articles instead of 4, and each waited for its second pass: p99 0.48 s
     # against 0.36 s.
     inline_chars: int = Field(default=15_000, ge=0)

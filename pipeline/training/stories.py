@@ -287,7 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_SHARED_DATA)
     parser.add_argument("--l2", type=float, default=1e-6)
-    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/copydesk-eval-cache"))
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "copydesk-eval-cache")
     parser.add_argument("--out", type=Path, default=MODEL)
     parser.add_argument(
         "--topic-split",
