@@ -34,7 +34,7 @@ from scipy.stats import rankdata
 
 from pipeline import stories as st
 from pipeline.evals.stories import Corpus, load_corpus, read_rows, score_run
-from pipeline.settings import DEFAULT_SHARED_DATA, Settings
+from pipeline.settings import Settings
 
 MODEL = Path(st.__file__).resolve().parents[1] / "models" / "stories_join.json"
 # (corpus file, shuffle seed, hide dates): UCI's crawl times give its labels away, so it is shuffled, dateless.
@@ -285,7 +285,9 @@ def topic_split_check(data: Path, cache_dir: Path, l2: float) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_SHARED_DATA)
+    parser.add_argument(
+        "data", nargs="?", type=Path, help="Folder of the story corpora (default: COPYDESK_SHARED_DATA)."
+    )
     parser.add_argument("--l2", type=float, default=1e-6)
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "copydesk-eval-cache")
     parser.add_argument("--out", type=Path, default=MODEL)
@@ -296,6 +298,11 @@ def main() -> None:
         "both ways, and print the means (last line: JSON).",
     )
     args = parser.parse_args()
+    args.data = args.data or Settings().shared_data
+    if args.data is None:
+        parser.error(
+            "pass the folder of ecbplus_dev.jsonl, gva_dev.jsonl and uci_dev.jsonl, or set COPYDESK_SHARED_DATA"
+        )
     if args.topic_split:
         means = topic_split_check(args.data, args.cache_dir, args.l2)
         print(json.dumps(means, sort_keys=True))
