@@ -1,4 +1,4 @@
-"""Small text helpers shared by the cores: sentence splitting, accent folding, content words."""
+"""Small text helpers shared by the cores: sentence splitting, accent folding, name keys, content words."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-__all__ = ["content_words", "fold", "split_sentences", "words"]
+__all__ = ["content_words", "fold", "name_key", "split_sentences", "words"]
 
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) followed by space and a capital, digit or
 # opening quote, unless the dot closes an initial ("J."), a title ("Mr.", "Gov.") or a dotted acronym ("U.S.").
@@ -44,6 +44,20 @@ def fold(word: str) -> str:
     """Return the word lowercased, with accents removed ("López" -> "lopez") and curly apostrophes straight."""
     decomposed = unicodedata.normalize("NFKD", word.lower().replace("’", "'"))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@lru_cache(maxsize=65536)
+def name_key(text: str) -> str:
+    """Return a name or phrase as a lookup key: lowercased, accents stripped, every run of other characters than
+    ASCII letters and digits one space, trimmed ("López's" -> "lopez s", "U.S." -> "u s").
+
+    Unlike ``fold``, which keeps a word's characters (its apostrophe, its non-ASCII letters) and is read one word
+    at a time, ``name_key`` is read on whole names: the facts stage keys titles, aliases, entity ids and the alias
+    memory by it, so "U.S.", "U S" and "u.s" are one key.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", ascii_text.lower()).split())
 
 
 def words(text: str) -> list[str]:

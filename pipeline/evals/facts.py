@@ -251,7 +251,7 @@ def paragraphs_with_offsets(text: str) -> list[tuple[int, str]]:
 @click.option("--show-errors", type=int, default=0, help="Print up to N missed and N spurious quotes.")
 def quotes(file: Path, limit: int | None, threshold: float, show_errors: int) -> None:
     """Direct-quote P/R/F1 and speaker accuracy on a PolNeAR file (matching in the module doc)."""
-    from pipeline.facts import fold
+    from pipeline.text import name_key
     from schemas.models import NormalizedArticle
 
     rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -315,7 +315,7 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int) ->
         jaccard_counts.add(Counts(tp=n, fp=len(found) - n, fn=len(gold) - n))
         for pi, gi in matched.items():
             source = gold[gi]["source"]
-            if source is not None and gold[gi]["cue"] is not None and fold(source["text"]) in _CUE_WORDS:
+            if source is not None and gold[gi]["cue"] is not None and name_key(source["text"]) in _CUE_WORDS:
                 source = gold[gi]["cue"]  # source and cue annotated the wrong way round
             q = found[pi]
             if source is None or q.speaker_span is None:
@@ -326,7 +326,7 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int) ->
             )
             if not right and q.quote.speaker_entity_id:
                 surname = q.quote.speaker_entity_id.split(":", 1)[1].split("-")[-1]
-                right = surname in fold(source["text"]).split()
+                right = surname in name_key(source["text"]).split()
             speaker_right += right
         missed += [
             (row["article_id"], g["content"]["text"])

@@ -359,7 +359,7 @@ def state_growth(
     """
     import gc
 
-    from pipeline.facts import _remember
+    from pipeline.facts import remember_alias
     from pipeline.normalize import InvalidArticle, normalize
     from schemas import Facts
 
@@ -403,7 +403,7 @@ def state_growth(
         keep_story_state(stories, story_table, recent, closed, article.article_id, stories.tag(record))
         aliases.begin(record.seq)
         for key, name in taught[template]:
-            _remember(aliases, f"{key} {cycle}", name)
+            remember_alias(aliases, f"{key} {cycle}", name)
         names_taught += len(taught[template])
         if number % every == 0 or number == total:
             gc.collect()

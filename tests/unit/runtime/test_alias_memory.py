@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import app as app_module
 from pipeline.app import PartitionAliases
-from pipeline.facts import _remember
+from pipeline.facts import remember_alias
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +22,9 @@ def in_partition(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
 
 
 def remember_all(aliases: PartitionAliases, seq: int, names: list[tuple[str, str]]) -> list[str]:
-    """One article: each (alias key, name it spells) through ``_remember``, as the facts stage does."""
+    """One article: each (alias key, name it spells) through ``remember_alias``, as the facts stage does."""
     aliases.begin(seq)
-    return [_remember(aliases, key, name) for key, name in names]
+    return [remember_alias(aliases, key, name) for key, name in names]
 
 
 def test_an_article_sees_what_the_window_of_articles_before_it_taught():

@@ -1,0 +1,399 @@
+"""Quotes: where an article's quotes are and who said them.
+
+`find_quote_spans` scans quote marks across paragraphs: a quote left open at the end of a paragraph
+continues into the next one when that one opens with a mark (the news convention for quotes of several
+paragraphs). `attribute_quotes` finds each quote's speaker, trying in order:
+
+- a cue verb after the quote, then before it, in the same sentence ("said", "told", "according to":
+  ``lexicons/quote_cue_lemmas.txt`` and ``quote_cue_forms.txt``) and that verb's subject, climbing the parse
+  from a verb in a subordinate clause; a cue without a subject of its own takes the latest person subject
+  before it ("..., asking “...”");
+- the clause a colon ends, right before the quote ("Limbaugh continued: “...”");
+- a dash credit after it ("“...” ― Jane Doe").
+
+A quote with no cue continues the previous quote's speaker when it follows it directly (in the same
+paragraph, or opening the next one). A speaker that is a pronoun ("he", "she") resolves to the latest person
+subject before it. The speaker's entity id is the entity of the speaker's mention (or of the person in
+apposition to it: "Mexico's Foreign Minister, Alicia Barcena, told"). Quotes of fewer than six words with no
+speaker are scare quotes or titles ("crisis", "Remain in Mexico"), not quotes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Token
+
+from pipeline import lexicons
+from pipeline.facts.aliases import Cluster
+from pipeline.facts.components import SUBJECT_DEPS
+from pipeline.facts.dates import WEEKDAYS
+from pipeline.facts.mentions import Mention
+from schemas.models import Quote
+
+__all__ = ["LocatedQuote", "QuoteSpan", "attribute_quotes", "find_quote_spans"]
+
+_CUE_LEMMAS = frozenset(lexicons.words("quote_cue_lemmas"))
+_CUE_FORMS = frozenset(lexicons.words("quote_cue_forms"))
+_PRONOUNS = frozenset(lexicons.words("speaker_pronouns"))
+# Words of a time that the parser may make the subject of a cue ("said Thursday morning").
+_TIME_WORDS = frozenset(lexicons.words("time_words"))
+# Documents a source speaks through ("a statement released by ...").
+_SOURCE_DOCUMENTS = frozenset(lexicons.words("source_documents"))
+_NP_DEPS = {"compound", "flat", "det", "amod", "poss", "case", "nmod", "nummod", "quantmod", "npadvmod"}
+
+_OPEN_MARKS = "“„«"
+_CLOSE_MARKS = "”»"
+_STRAIGHT = '"'
+_MIN_UNATTRIBUTED_WORDS = 6  # scare quotes and titles ("crisis", "Remain in Mexico") are not quotes
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """A quote located in paragraphs: one (paragraph, start, end) per paragraph it covers, content
+    offsets without the marks; `closed` is False when the last mark was never closed."""
+
+    segments: tuple[tuple[int, int, int], ...]
+    text: str
+    closed: bool = True
+
+
+@dataclass(frozen=True)
+class LocatedQuote:
+    """A quote as the stage reports it, with where it is: `segments` as in `QuoteSpan` (paragraph
+    index, content start, content end) and `speaker_span` (paragraph index, start, end) of the
+    speaker mention the quote is attributed to (the earlier quote's for a continued quote)."""
+
+    quote: Quote
+    segments: tuple[tuple[int, int, int], ...]
+    speaker_span: tuple[int, int, int] | None
+    content: tuple[tuple[int, int, int], ...] = ()
+    attribution: int = 0
+
+
+def find_quote_spans(paragraphs: Sequence[str]) -> list[QuoteSpan]:
+    """Return the double-quoted passages of `paragraphs` in order. A quote left open at the end of a
+    paragraph continues into the next one when that one starts with an opening mark."""
+    spans: list[QuoteSpan] = []
+    pending: list[tuple[int, int, int]] = []  # segments of a quote open at a paragraph's end
+    for pi, para in enumerate(paragraphs):
+        start: int | None = None
+        i = 0
+        stripped = len(para) - len(para.lstrip())
+        if pending:
+            if stripped < len(para) and para[stripped] in _OPEN_MARKS + _STRAIGHT:
+                start = stripped + 1
+                i = start
+            else:
+                spans.append(_quote_from(pending, paragraphs, closed=False))
+                pending = []
+        while i < len(para):
+            ch = para[i]
+            if start is None:
+                if ch in _OPEN_MARKS or ch == _STRAIGHT:
+                    start = i + 1
+            elif ch in _CLOSE_MARKS or ch == _STRAIGHT:
+                spans.append(_quote_from([*pending, (pi, start, i)], paragraphs, closed=True))
+                pending = []
+                start = None
+            i += 1
+        if start is not None:
+            pending.append((pi, start, len(para)))
+    if pending:
+        spans.append(_quote_from(pending, paragraphs, closed=False))
+    return [s for s in spans if s.text]
+
+
+def _quote_from(segments: list[tuple[int, int, int]], paragraphs: Sequence[str], closed: bool) -> QuoteSpan:
+    text = " ".join(paragraphs[p][s:e].strip() for p, s, e in segments).strip()
+    return QuoteSpan(tuple(segments), text, closed)
+
+
+def attribute_quotes(docs: list[Doc], mentions: list[Mention], clusters: list[Cluster]) -> list[LocatedQuote]:
+    """Return the quotes of an article's paragraphs (``docs[1:]``; ``docs[0]`` is its headline) in order, with
+    where they are and who said them: `mentions` are the article's entity mentions, merged into `clusters`."""
+    return _Attribution(docs, mentions, clusters).located_quotes()
+
+
+class _Attribution:
+    """One article's quotes and the parse, mentions and entities their speakers are read from."""
+
+    def __init__(self, docs: list[Doc], mentions: list[Mention], clusters: list[Cluster]):
+        self.docs = docs
+        self.quote_spans = find_quote_spans([d.text for d in docs[1:]])
+        self.in_quote: list[list[bool]] = [[False] * len(d) for d in docs]
+        for q in self.quote_spans:
+            for p, s, e in q.segments:
+                for tok in docs[p + 1]:
+                    if s - 1 <= tok.idx <= e:
+                        self.in_quote[p + 1][tok.i] = True
+        self.mentions = mentions
+        self.clusters = clusters
+        self.by_token: dict[tuple[int, int], Mention] = {
+            (m.part, i): m for m in self.mentions for i in range(m.start, m.end)
+        }
+
+    def located_quotes(self) -> list[LocatedQuote]:
+        """The quotes with where they are: content segments and the speaker mention's characters."""
+        subjects = self._person_subjects()
+        out: list[LocatedQuote] = []
+        previous: tuple[LocatedQuote, int] | None = None  # last quote and the paragraph it ended in
+        for q in self.quote_spans:
+            first_p, first_s, _ = q.segments[0]
+            last_p, _, last_e = q.segments[-1]
+            cue = (
+                self._cue_after(last_p + 1, last_e)
+                or self._cue_before(first_p + 1, first_s)
+                or self._colon_intro(first_p + 1, first_s)
+                or self._dash_credit(last_p + 1, last_e)
+            )
+            speaker = verb = sid = None
+            speaker_span: tuple[int, int, int] | None = None
+            content = q.segments
+            attribution = out[-1].attribution + 1 if out else 0
+            if cue is not None:
+                verb_tok, subj = cue
+                content = self._content_of(q, verb_tok)
+                if out and out[-1].content == content:
+                    attribution = out[-1].attribution
+                verb = "according to" if verb_tok.lower_ == "according" else verb_tok.text
+                if subj is None:
+                    subj = self._person_before(verb_tok, subjects)
+                if subj is not None:
+                    part = self._part_of(subj)
+                    lo, hi = _np_bounds(subj, self.in_quote[part])
+                    span = subj.doc[lo:hi]
+                    speaker = span.text.strip(" ,")
+                    speaker_span = (part - 1, span.start_char, span.end_char)
+                    sid = self._resolve_speaker(subj, subjects)
+            elif previous is not None and self._continues(previous[1], first_p, first_s):
+                before = previous[0]
+                speaker, sid, verb = before.quote.speaker, before.quote.speaker_entity_id, before.quote.verb
+                speaker_span = before.speaker_span
+                if first_p == previous[1]:
+                    attribution = before.attribution
+            if speaker is None and len(q.text.split()) < _MIN_UNATTRIBUTED_WORDS:
+                continue
+            quote = Quote(text=q.text, speaker=speaker, speaker_entity_id=sid, verb=verb)
+            located = LocatedQuote(quote, q.segments, speaker_span, content, attribution)
+            out.append(located)
+            previous = (located, last_p)
+        return out
+
+    def _content_of(self, q: QuoteSpan, verb: Token) -> tuple[tuple[int, int, int], ...]:
+        """The segments of the clause `verb` attributes that holds the one-paragraph quote `q`:
+        the subtree of the verb's complement or object covering it, widened to the quote."""
+        if len(q.segments) != 1 or verb.lower_ == "according":
+            return q.segments
+        p, s, e = q.segments[0]
+        inside = [t.i for t in self.docs[p + 1] if s <= t.idx < e]
+        best = None
+        for c in verb.children:
+            if c.dep_ not in ("ccomp", "xcomp", "dobj", "advcl", "oprd", "attr", "dative", "prep"):
+                continue
+            if c.dep_ == "prep" and c.lower_ != "as":
+                continue
+            lo, hi = c.left_edge, c.right_edge
+            if c.dep_ == "prep":  # "described X as “...”": the object and the "as" phrase
+                objs = [d for d in verb.children if d.dep_ == "dobj" and d.i < c.i]
+                lo = objs[0].left_edge if objs else lo
+            if (
+                inside
+                and lo.i <= inside[0]
+                and inside[-1] <= hi.i
+                and (best is None or hi.i - lo.i > best[1] - best[0])
+            ):
+                best = (lo.i, hi.i)
+        if best is None:
+            return q.segments
+        doc = self.docs[p + 1]
+        start = min(doc[best[0]].idx, s)
+        end = max(doc[best[1]].idx + len(doc[best[1]]), e)
+        return ((p, start, end),)
+
+    def _continues(self, prev_para: int, para: int, start: int) -> bool:
+        """True when a quote with no cue follows the previous quote directly: next in the same
+        paragraph with only closing words between, or opening the next paragraph."""
+        if para == prev_para:
+            return True
+        return para == prev_para + 1 and self.docs[para + 1].text[: max(start - 1, 0)].strip() == ""
+
+    def _cue_after(self, part: int, end: int) -> tuple[Token, Token | None] | None:
+        doc, inq = self.docs[part], self.in_quote[part]
+        for tok in doc:
+            if tok.idx <= end or inq[tok.i]:
+                continue
+            if tok.text in (".", "!", "?", ";"):
+                return None
+            if _is_cue(tok):
+                return tok, _speaker_of(tok, inq)
+        return None
+
+    def _person_before(self, cue: Token, subjects: list[tuple[int, int, str]]) -> Token | None:
+        """The latest person subject before a cue that has none of its own ("..., asking “...”")
+        in the same paragraph."""
+        part = self._part_of(cue)
+        before = [s for s in subjects if s[0] == part and s[1] < cue.i]
+        if not before:
+            return None
+        mention = self.by_token[(part, before[-1][1])]
+        return self.docs[part][mention.start : mention.end].root
+
+    def _colon_intro(self, part: int, start: int) -> tuple[Token, Token | None] | None:
+        """The clause a colon introduces the quote with ("Limbaugh continued: “...”"), in the
+        same paragraph or closing the previous one: its verb and that verb's subject."""
+        doc, inq = self.docs[part], self.in_quote[part]
+        before = [t for t in doc if t.idx < start - 1 and not inq[t.i]]
+        if not before and part > 1:
+            doc, inq = self.docs[part - 1], self.in_quote[part - 1]
+            before = [t for t in doc if not inq[t.i]]
+        if not before or before[-1].text != ":":
+            return None
+        verb = before[-1].head
+        while verb.pos_ not in ("VERB", "AUX") and verb.head.i != verb.i:
+            verb = verb.head
+        if verb.pos_ not in ("VERB", "AUX"):
+            return None
+        subject = _speaker_of(verb, inq)
+        return (verb, subject) if subject is not None else None
+
+    def _dash_credit(self, part: int, end: int) -> tuple[Token, Token | None] | None:
+        """A quote credited after a dash, as in reader-comment roundups ("“...” ― Jane Doe")."""
+        doc = self.docs[part]
+        after = [t for t in doc if t.idx > end and not t.is_space]
+        if len(after) < 2 or after[0].text not in ("\u2015", "\u2014", "\u2013", "-", "--"):
+            return None
+        mention = self.by_token.get((part, after[1].i))
+        if mention is not None and mention.label == "PERSON":
+            return after[0], doc[mention.end - 1]
+        if after[1].pos_ == "PROPN" and after[1].text[:1].isupper():
+            last = after[1]
+            while last.i + 1 < len(doc) and doc[last.i + 1].pos_ == "PROPN":
+                last = doc[last.i + 1]
+            return after[0], last
+        return None
+
+    def _cue_before(self, part: int, start: int) -> tuple[Token, Token | None] | None:
+        doc, inq = self.docs[part], self.in_quote[part]
+        for tok in reversed(doc):
+            if tok.idx >= start - 1 or inq[tok.i]:
+                continue
+            if tok.text in (".", "!", "?", ";"):
+                return None
+            if _is_cue(tok):
+                return tok, _speaker_of(tok, inq)
+        return None
+
+    def _person_subjects(self) -> list[tuple[int, int, str]]:
+        """(part, token, entity_id) of every PERSON mention that is a clause subject outside quotes."""
+        out = []
+        for m in self.mentions:
+            if m.label != "PERSON" or self.in_quote[m.part][m.start]:
+                continue
+            doc = self.docs[m.part]
+            root = doc[m.start : m.end].root
+            if root.dep_ in SUBJECT_DEPS or (
+                root.dep_ in ("appos", "conj") and root.head.dep_ in SUBJECT_DEPS
+            ):
+                out.append((m.part, m.start, self.clusters[m.cluster].id))
+        return out
+
+    def _resolve_speaker(self, subj: Token, subjects: list[tuple[int, int, str]]) -> str | None:
+        part = self._part_of(subj)
+        mention = self.by_token.get((part, subj.i))
+        if mention is not None and mention.label in ("PERSON", "ORG"):
+            return self.clusters[mention.cluster].id
+        for c in subj.children:  # "Mexico's Foreign Minister, Alicia Barcena, told"
+            appos = self.by_token.get((part, c.i)) if c.dep_ == "appos" else None
+            if appos is not None and appos.label == "PERSON":
+                return self.clusters[appos.cluster].id
+        if subj.lower_ in _PRONOUNS:
+            before = [s for s in subjects if (s[0], s[1]) < (part, subj.i)]
+            return before[-1][2] if before else None
+        return None
+
+    def _part_of(self, tok: Token) -> int:
+        return next(i for i, d in enumerate(self.docs) if d is tok.doc)
+
+
+def _is_cue(tok: Token) -> bool:
+    if tok.lower_ == "according":
+        return tok.i + 1 < len(tok.doc) and tok.doc[tok.i + 1].lower_ == "to"
+    return tok.lower_ in _CUE_FORMS or (tok.pos_ == "VERB" and tok.lemma_.lower() in _CUE_LEMMAS)
+
+
+def _speaker_of(verb: Token, in_quote: list[bool]) -> Token | None:
+    """Return the head token of whoever `verb` attributes words to, or None."""
+    if verb.lower_ == "according":
+        to = verb.doc[verb.i + 1]
+        objs = [c for c in to.children if c.dep_ == "pobj"]
+        return _source_of(objs[0]) if objs else None
+    tok = verb
+    for _ in range(5):
+        for c in tok.children:
+            if c.dep_ in SUBJECT_DEPS and not in_quote[c.i] and not _is_time_word(c):
+                if c.lower_ in ("who", "that") and tok.dep_ == "relcl":
+                    return tok.head  # "Biden, who ... promised to “...”"
+                return c
+        if (
+            tok.dep_
+            not in (
+                "advcl",
+                "xcomp",
+                "conj",
+                "pcomp",
+                "acl",
+                "relcl",
+                "dep",
+                "parataxis",
+                "npadvmod",
+                "pobj",
+                "prep",
+            )
+            or tok.head.i == tok.i
+        ):
+            break
+        tok = tok.head
+    nxt = verb.doc[verb.i + 1] if verb.i + 1 < len(verb.doc) else None
+    if nxt is not None and nxt.pos_ == "PROPN" and not in_quote[nxt.i]:  # "Said Ellis: “...”"
+        while nxt.head.i > nxt.i and nxt.head.pos_ == "PROPN" and nxt.dep_ in ("compound", "flat"):
+            nxt = nxt.head
+        return nxt
+    return None
+
+
+def _is_time_word(tok: Token) -> bool:
+    """True for a date or time parsed as a subject ("Flynn said Thursday morning")."""
+    return tok.ent_type_ in ("DATE", "TIME") or tok.lower_ in WEEKDAYS or tok.lower_ in _TIME_WORDS
+
+
+def _source_of(tok: Token) -> Token:
+    """'a statement released by the state department' -> department; anything else unchanged."""
+    if tok.lemma_.lower() in _SOURCE_DOCUMENTS:
+        for t in tok.subtree:
+            if t.dep_ == "pobj" and t.head.dep_ == "agent":
+                return t
+    return tok
+
+
+def _np_bounds(head: Token, in_quote: list[bool]) -> tuple[int, int]:
+    """The token range of `head`'s noun phrase as written, without relative clauses, appositions
+    or quotes."""
+    keep = {head.i}
+    stack = [head]
+    while stack:
+        t = stack.pop()
+        for c in t.children:
+            if c.dep_ in _NP_DEPS and not in_quote[c.i]:
+                keep.add(c.i)
+                stack.append(c)
+    lo, hi = min(keep), max(keep)
+    # Don't reach across a comma (appositions the parser hung on a compound).
+    for i in range(head.i - 1, lo - 1, -1):
+        if head.doc[i].text in (",", "(", "\u2014", "\u2013"):
+            lo = i + 1
+            break
+    while hi > lo and head.doc[hi].text in (",", "(", "\u2014", "\u2013"):
+        hi -= 1
+    return lo, hi + 1

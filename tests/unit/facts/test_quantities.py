@@ -1,0 +1,95 @@
+"""Quantities (pipeline/facts/quantities.py), on the seed articles and on NewsQuant-style sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import snippet
+
+
+@pytest.mark.parametrize(
+    ("seed", "text", "value", "high", "qualifier", "unit", "counted"),
+    [
+        ("000", "more than 190,000 apprehensions", 190_000, None, "more than", None, "apprehensions"),
+        ("000", "exceeded two million", 2_000_000, None, "more than", None, "people"),
+        ("000", "up to 10,000 people", 10_000, None, "up to", None, "people"),
+        ("000", "about 7,000 people", 7_000, None, "about", None, "people"),
+        ("000", "about 1,000 miles", 1_000, None, "about", "miles", None),
+        ("001", "over 190,000 people", 190_000, None, "over", None, "people"),
+        ("001", "more than two million persons", 2_000_000, None, "more than", None, "persons"),
+        ("001", "roughly 7,000 migrants", 7_000, None, "roughly", None, "migrants"),
+        ("002", "around 3,000 people", 3_000, None, "around", None, "people"),
+        ("002", "approximately 5,000 people", 5_000, None, "approximately", None, "people"),
+        ("002", "more than 400,000 people", 400_000, None, "more than", None, "people"),
+        ("003", "At least 7,000 migrants", 7_000, None, "at least", None, "migrants"),
+        ("003", "14 buses", 14, None, None, None, "buses"),
+        ("004", "between 6,000 and 10,000 people", 6_000, 10_000, "between", None, "people"),
+        ("004", "about 1,600 miles", 1_600, None, "about", "miles", None),
+    ],
+)
+def test_quantities(seed_facts, seed, text, value, high, qualifier, unit, counted) -> None:
+    matches = [q for q in seed_facts[seed].quantities if q.text == text]
+    assert matches, [q.text for q in seed_facts[seed].quantities]
+    q = matches[0]
+    assert (q.value, q.high, q.qualifier, q.unit, q.counted) == (value, high, qualifier, unit, counted)
+    assert text in q.sentence
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "It would play a significant role in the US election of 2024.",
+        "In both the fiscal years 2022 and 2023, there were more than two million persons detained.",
+        "Speaking ahead of the summit he warned that it could become a key issue in the 2024 US election.",
+        "Additionally, for the first time on Wednesday, Eric Adams signed an order.",
+        "Later, during the institution of Title 42, Mexico agreed to take in migrants.",
+    ],
+)
+def test_no_quantities_for_years_ordinals_or_names(extractor, sentence: str) -> None:
+    values = {q.value for q in extractor.extract(snippet("Headline", sentence)).quantities}
+    assert not values & {2024, 2022, 2023, 1, 42}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "value", "unit", "qualifier"),
+    [
+        ("The program cost $1.5 billion last year.", 1.5e9, "USD", None),
+        ("Apprehensions fell by nearly 40% in January.", 40, "percent", "nearly"),
+        ("Bus companies must give 32 hours' notice.", 32, "hours", None),
+    ],
+)
+def test_quantity_units(extractor, sentence: str, value: float, unit: str, qualifier: str | None) -> None:
+    (q,) = extractor.extract(snippet("Headline", sentence)).quantities
+    assert (q.value, q.unit, q.qualifier) == (value, unit, qualifier)
+
+
+# --- quantities as NewsQuant counts them -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("MIT researchers say nuclear fusion will feed the grid in 15 years.", [(15, None, "years", None)]),
+        ("A year ago petrol averaged roughly $2.11 per gallon.", [(2.11, None, "USD per gallon", None)]),
+        ("Vecturas shares rose 6.5% to 164p.", [(6.5, None, "percent", None), (164, None, "pence", None)]),
+        ("It marked a record in March with sales of 5835 units.", [(5835, None, None, "units")]),
+        (
+            "A fine of 10.5 million Australian dollars was set.",
+            [(10_500_000, None, "Australian dollars", None)],
+        ),
+        ("Rimasauskas, a 50 year-old man, pled guilty.", [(50, None, "years of age", None)]),
+        ("It was one of the most spectacular catches ever.", [(1, None, None, "catches")]),
+        # Numbers in names are not quantities.
+        ("Campbells team was picked to finish behind Oklahoma in the Big 12.", []),
+        ("In the S P 500 utilities are holding up better.", []),
+        ("We went hands-on with the new Apple Watch 5 to see if it is special.", []),
+        (
+            "The Popolocas built the temple at a complex known as Ndachjian-Tehuacan between A.D. 1000 "
+            "and 1260 and were later conquered by the Aztecs.",
+            [],
+        ),
+    ],
+)
+def test_quantities_newsquant_style(extractor, sentence: str, expected) -> None:
+    quantities = extractor.extract(snippet("", sentence)).quantities
+    assert [(q.value, q.high, q.unit, q.counted) for q in quantities] == expected
