@@ -8,13 +8,13 @@ from functools import lru_cache
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from pipeline import lexicons
+
 __all__ = ["content_words", "fold", "name_key", "split_sentences", "words"]
 
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) followed by space and a capital, digit or
 # opening quote, unless the dot closes an initial ("J."), a title ("Mr.", "Gov.") or a dotted acronym ("U.S.").
-_ABBREVIATIONS = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "gov", "sen", "rep", "gen", "col", "lt", "sgt", "capt", "st", "jr", "sr", "no", "vs", "etc", "inc", "ltd", "co", "corp", "dept", "est", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ariz", "calif", "fla", "ill", "mass", "mich", "minn", "tex", "wash"]
-)
+_ABBREVIATIONS = frozenset(lexicons.words("abbreviations"))
 _CANDIDATE_END = re.compile(r"[.!?][\"”’')\]]*\s+(?=[\"“‘(\[A-Z0-9])")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
