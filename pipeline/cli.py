@@ -312,7 +312,7 @@ def chaos(paths: tuple[Path, ...], trials: int, limit: int, stall: float, seed: 
           out_dir: Path, bootstrap_servers: str | None) -> None:  # fmt: skip
     """kill -9 the worker at random points while a corpus streams through; compare with an undisturbed run.
 
-    PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
+    PATHS default to gva_dev.jsonl in COPYDESK_SHARED_DATA. The last line printed is one JSON object:
     {"trials", "records", "lost", "doubled", "mismatched", ...}. Exits 1 when anything was lost,
     doubled or changed against the undisturbed run.
     """
@@ -365,7 +365,7 @@ def bench(paths: tuple[Path, ...], limit: int, growth: int | None, every: int, o
           out_dir: Path, bootstrap_servers: str | None) -> None:  # fmt: skip
     """Measure transport, pure cores, pipeline, latency at half load and RSS, side by side in one run.
 
-    PATHS default to ../shared/data/gva_dev.jsonl. The last line printed is one JSON object:
+    PATHS default to gva_dev.jsonl in COPYDESK_SHARED_DATA. The last line printed is one JSON object:
     {"transport_per_s", "core_per_s", "pipeline_per_s", "pipeline_over_core", "pipeline_over_transport",
     "p50_latency_s", "p99_latency_s", "peak_rss_mb", ...}. With --growth N, it is {"rows": [...]}, one row
     per --every articles: {"articles", "rss_mb", "dedupe_window", "open_stories", "aliases_taught",

@@ -1,7 +1,7 @@
 """Sentence-pair paraphrase model: cheap lexical and facts-like features under a logistic regression.
 
 ``ParaphraseModel.load()`` reads the weights from ``pipeline/models/paraphrase.json`` (plain JSON, no
-pickle). ``python -m pipeline.dedupe.paraphrase TRAIN.jsonl`` refits them on an MSRP-layout file (train split only)
+pickle). ``python -m pipeline.training.paraphrase TRAIN.jsonl`` refits them on an MSRP-layout file (train split only)
 and writes that file; ``copydesk eval paraphrase DEV.jsonl`` scores it.
 
 Features: word, content-word, bigram and character 4-gram overlap; containment both ways; n-gram precision
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +119,7 @@ class ParaphraseModel:
         state = json.loads(path.read_text("utf-8"))
         if state["features"] != list(FEATURES):
             raise ValueError(
-                f"{path} was fitted on other features; refit: python -m pipeline.dedupe.paraphrase TRAIN"
+                f"{path} was fitted on other features; refit: python -m pipeline.training.paraphrase TRAIN"
             )
         return cls(
             mean=np.array(state["mean"]),
@@ -165,15 +164,3 @@ def fit(pairs: list[tuple[str, str, int]], l2: float = 1e-3, steps: int = 3000) 
     accuracy = [float(np.mean((p >= t) == (y == 1))) for t in candidates]
     threshold = float(candidates[int(np.argmax(accuracy))])
     return ParaphraseModel(mean=mean, scale=scale, weights=w, bias=b, threshold=round(threshold, 3))
-
-
-def _read_pairs(path: Path) -> list[tuple[str, str, int]]:
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-    return [(row["text1"], row["text2"], int(row["label"])) for row in rows]
-
-
-if __name__ == "__main__":
-    model = fit(_read_pairs(Path(sys.argv[1])))
-    WEIGHTS.parent.mkdir(exist_ok=True)
-    WEIGHTS.write_text(json.dumps(model.to_state(), indent=1) + "\n", "utf-8")
-    print(f"wrote {WEIGHTS} (threshold {model.threshold})")
