@@ -25,8 +25,9 @@ import faust
 from faust.types import StreamT
 
 from pipeline import metrics
-from pipeline.app import DEADLETTER, ENRICHED, STORIES, new_app
+from pipeline.app import DEADLETTER, ENRICHED, STORIES
 from pipeline.runtime.codec import decode
+from pipeline.runtime.faust_app import new_app
 from pipeline.settings import Settings
 from schemas import DeadLetter, EnrichedArticle, StorySnapshot
 

@@ -6,14 +6,16 @@ the relation they decide), ``index`` (the window of recent articles, looked up b
 ``paraphrase`` (the sentence-pair model that tells a spin from other copy of the same story).
 """
 
-from pipeline.dedupe.index import (
-    DuplicateIndex,
-    Fingerprint,
-    PairScores,
-    best_counterparts,
-    classify,
-    compare,
-    fingerprint,
-)
+from pipeline.dedupe.compare import PairScores, best_counterparts, classify, compare
+from pipeline.dedupe.fingerprints import Fingerprint, fingerprint
+from pipeline.dedupe.index import DuplicateIndex
 
-__all__ = ["DuplicateIndex", "Fingerprint", "PairScores", "best_counterparts", "classify", "compare", "fingerprint"]
+__all__ = [
+    "DuplicateIndex",
+    "Fingerprint",
+    "PairScores",
+    "best_counterparts",
+    "classify",
+    "compare",
+    "fingerprint",
+]

@@ -43,7 +43,7 @@ import click
 from pipeline.evals.report import Counts, emit_json
 from pipeline.settings import Settings
 
-__all__ = ["build_suite", "dedup", "paraphrase", "run_suite"]
+__all__ = ["build_suite", "dedup", "load_synonyms", "paraphrase", "run_suite", "spin"]
 
 DEFAULT_CORPORA = ("ecbplus_dev.jsonl", "gva_dev.jsonl")
 SYNONYMS = Path(__file__).resolve().parents[1] / "lexicons" / "synonyms.json"
@@ -192,7 +192,9 @@ _NEWS_SYNONYMS = {
 }
 
 
-def _load_synonyms() -> dict[str, list[str]]:
+def load_synonyms() -> dict[str, list[str]]:
+    """Return the spinner's table, word -> synonyms: the WordNet table (lexicons/synonyms.json) and the frequent
+    news words it cannot give."""
     return {**json.loads(SYNONYMS.read_text("utf-8"))["synonyms"], **_NEWS_SYNONYMS}
 
 
@@ -222,7 +224,7 @@ def _sentences(paragraph: str) -> list[str]:
     return split_sentences(paragraph)
 
 
-def _spin(text: str, synonyms: dict[str, list[str]], rng: random.Random) -> tuple[str, float]:
+def spin(text: str, synonyms: dict[str, list[str]], rng: random.Random) -> tuple[str, float]:
     """Return a spun rewrite and the share of its words replaced.
 
     A content farm's spinner: 20-40% of the words get a WordNet synonym (as many as have one, capitalized
@@ -267,7 +269,7 @@ def _update(row: dict, outlet: str, rng: random.Random) -> tuple[str, str]:
 def build_suite(paths: list[Path], originals: int = 150, seed: int = SEED) -> Suite:
     """Return the articles of the suite in arrival order, each with its gold relation."""
     rng = random.Random(seed)
-    synonyms = _load_synonyms()
+    synonyms = load_synonyms()
     corpora = _read_rows(paths)
     suite = Suite(items=[])
     per_corpus = max(1, originals // max(1, len(corpora)))
@@ -324,9 +326,9 @@ def build_suite(paths: list[Path], originals: int = 150, seed: int = SEED) -> Su
                     (kind, "near_duplicate", item.title, _edit(item.text, share, rng), f"{site}-{kind}")
                 )
             variants.append(("trunc60", "near_duplicate", item.title, _truncate(item.text), f"{site}-t"))
-            spun, rate = _spin(item.text, synonyms, rng)
+            spun, rate = spin(item.text, synonyms, rng)
             suite.spin_rates.append(rate)
-            spun_title, _ = _spin(item.title, synonyms, rng)
+            spun_title, _ = spin(item.title, synonyms, rng)
             variants.append(("spin", "paraphrase", spun_title, spun, f"{site}-spin"))
             title, text = _update(row, item.source or "", rng)
             variants.append(("update", "update", title, text, item.source))

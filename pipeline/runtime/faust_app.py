@@ -4,8 +4,7 @@
   commits offsets, but the buffer that holds table changelog writes (``ProducerBuffer``, fed by
   ``send_soon``) returns from ``flush`` once 0.1 s pass without a message leaving it, messages still
   inside. Under load (the worker logs "producer buffer full") a commit could then cover records whose
-  table writes were never sent, and a ``kill -9`` lost them: the 2,000-article chaos run lost the stories
-  stage's reorder-buffer writes of 200 consecutive records that way. ``_DrainingProducerBuffer.flush``
+  table writes were never sent, and a ``kill -9`` would lose those writes. ``_DrainingProducerBuffer.flush``
   sends the buffered messages and returns only when every one was handed to the Kafka client, whose own
   flush then waits for the broker's acknowledgement.
 - **An offset is committed only for a message whose handler finished, in the current consumer generation.**
@@ -17,18 +16,19 @@
   agents report which messages they started and finished through ``App.handling``.
 - **Each stream partition's records are delivered in offset order from its last seek** (``_Consumer.getmany``):
   faust resumes a rebalanced partition's fetching before seeking it, and a record fetched from the old
-  position made it skip and commit the records in between (chaos run 14 lost 400 facts outputs that way).
+  position would make it skip and commit the records in between, never handled.
   Records fetched before a partition's first seek are not delivered at all, and faust's own read offsets,
-  which a handler running across a seek set back to the offset from before it, no longer judge stream
-  partitions (``_ReadOffsets``): with the guard above, that race stalled a partition instead of losing it.
+  which a handler running across a seek sets back to the offset from before it, do not judge stream
+  partitions (``_ReadOffsets``): with the guard above, that race would stall a partition instead of losing it.
 - **The consumer's fetch wait is a setting** (``KafkaSettings.fetch_max_wait_ms``): faust passes a fixed
   1.5 s to aiokafka, and the embedded broker holds a fetch for about half its max wait even when records
-  arrive meanwhile, which put up to 0.75 s on every hop of the pipeline.
+  arrive meanwhile, which would put up to 0.75 s on every hop of the pipeline.
 - **Changelog recovery reads to the true end of each partition** (``App.end_offset_probe``): the embedded
-  broker reports a partition's end as one past the first record of its newest batch, so recovery stopped
-  inside that batch and the table lost the batch's later writes. The embedded stack had sent one record
-  a batch to avoid it, which made every table write a produce request of its own; the probe reads the
-  reported end's batch back instead (``pipeline.runtime.broker.true_end_offsets``), and the producer batches.
+  broker reports a partition's end as one past the first record of its newest batch, so recovery would stop
+  inside that batch and the table lose the batch's later writes. The probe reads the reported end's batch
+  back (``pipeline.runtime.broker.true_end_offsets``), so the producer may batch table writes.
+
+``new_app`` returns such an App configured from the settings (``faust_config``), for the worker and the sink.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -47,12 +48,14 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
 from faust.types import EventT, Message
 from faust.types.tuples import ack_lock
+from mode.supervisors import CrashingSupervisor
 from mode.utils.futures import notify
 
 from pipeline import metrics
-from pipeline.runtime.broker import true_end_offsets
+from pipeline.runtime.broker import client_config, true_end_offsets
+from pipeline.settings import KafkaSettings, Settings
 
-__all__ = ["App"]
+__all__ = ["App", "faust_config", "new_app"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ class _ReadOffsets(collections.defaultdict):  # type: ignore[type-arg]
     offset and a newer record as a gap in the log (committable). Its drain loop sets the read offset after
     the record's handler returns, so a handler that ran across a seek puts back the offset from before the
     seek, and the records the seek fetches again are dropped: never handled, never committed, the partition
-    stalls (chaos, 3 kills of 120 articles: 2 runs in 5). ``_Consumer.getmany`` orders stream partitions
+    stalls. ``_Consumer.getmany`` orders stream partitions
     itself, by the seeks it sees, and marks the log's own gaps.
     """
 
@@ -209,8 +212,8 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def _seek(self, partition: Any, offset: int) -> None:
         # In the consumer thread's loop, like faust's other calls into aiokafka, which is not thread-safe:
-        # faust seeks from the app's thread, and a seek back from getmany raced a fetch there (aiokafka's
-        # fetcher lost the partition's records under it: KeyError, a worker crash in chaos run 17).
+        # faust seeks from the app's thread, where a seek back from getmany could race a fetch (aiokafka's
+        # fetcher then loses the partition's records under it: a KeyError that crashes the worker).
         thread = self._thread
         await thread.call_thread(thread.seek, partition, offset)
 
@@ -234,8 +237,8 @@ class _Consumer(faust_aiokafka.Consumer):
         faust resumes a rebalanced partition's fetching before it seeks the partition to its committed
         offset, so records fetched from the old position can come after the seek. faust delivers such a
         record, counts the offsets it jumped over as a gap in the log (committable), and then drops the
-        records the seek fetches again, as older than the last one delivered: in a chaos run, 400 articles
-        were never handled, their offsets committed. A partition's records fetched before its first seek
+        records the seek fetches again, as older than the last one delivered: never handled, their offsets
+        committed. A partition's records fetched before its first seek
         since the assignment are dropped; the seek then reads them again from where it puts the partition.
         """
         fetched: set[Any] = set()
@@ -353,3 +356,58 @@ class App(faust.App):
 
     def _new_producer_transport(self) -> Any:
         return _Transport(self.conf.broker_producer, self)
+
+
+def new_app(settings: Settings, app_id: str, store: str) -> App:
+    """Return a faust app of copydesk (the worker's or the sink's) configured from the settings."""
+    app = App(app_id, **faust_config(settings, app_id, store))
+    app.fetch_max_wait_ms = settings.kafka.fetch_max_wait_ms
+    if settings.kafka.probe_end_offsets:
+        app.end_offset_probe = client_config(settings.kafka)
+    return app
+
+
+def faust_config(settings: Settings, app_id: str, store: str) -> dict[str, Any]:
+    """Return faust App settings shared by the worker and the sink."""
+    kafka = settings.kafka
+    config: dict[str, Any] = {
+        "broker": ";".join(f"kafka://{server}" for server in kafka.servers().split(",")),
+        "broker_credentials": _credentials(kafka),
+        "store": store,
+        "datadir": str(settings.data_dir / app_id),
+        "topic_partitions": 1,
+        "topic_replication_factor": kafka.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_max_request_size": kafka.max_message_bytes,
+        "web_enabled": False,
+        "autodiscover": False,
+        # An agent that raises is a bug: stop the worker, so its supervisor restarts it and it resumes from
+        # the committed offsets, rather than leave a live process that no longer processes anything.
+        "agent_supervisor": CrashingSupervisor,
+    }
+    if kafka.session_timeout_s is not None:
+        config["broker_session_timeout"] = kafka.session_timeout_s
+    if kafka.heartbeat_interval_s is not None:
+        config["broker_heartbeat_interval"] = kafka.heartbeat_interval_s
+    if kafka.producer_max_batch_bytes is not None:
+        config["producer_max_batch_size"] = kafka.producer_max_batch_bytes
+    return config
+
+
+def _credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """Return faust's credentials for the settings' security protocol (None for PLAINTEXT)."""
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+        if kafka.ssl_certfile:
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context else None

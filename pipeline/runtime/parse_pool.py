@@ -15,7 +15,8 @@ package entry points included (about 1 ms a call, two calls a doc: 48 ms to read
 article on the worker's core, 7 ms this way). A child's own prints go to stderr (the worker's log). A
 child exits when its stdin closes, so a worker killed with ``kill -9`` leaves none behind. A child that
 fails or dies is started again and the call parses in process, so a pool failure slows one article and
-loses nothing.
+loses nothing. Without children (``FACTS__PARSE_PROCESSES=0``), ``in_turn`` parses in process, one text at a
+time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from pipeline.facts import FactExtractor
     from schemas import NormalizedArticle
 
-__all__ = ["HeadDocs", "ParsePool", "split_runs"]
+__all__ = ["HeadDocs", "ParsePool", "in_turn", "split_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +321,23 @@ class ParsePool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def in_turn(extractor: FactExtractor) -> Callable[..., list[Doc]]:
+    """Return ``extractor.parse`` in process, taking a lock: the facts and facts-rest agents call it from
+    threads of their own, and one spaCy pipeline parses one text at a time. A background call (the rest's)
+    goes as the stream's do; a head's docs are kept for it, as the parse pool keeps them (``HeadDocs``)."""
+    lock = threading.Lock()
+    heads = HeadDocs()
+
+    def parse_texts(texts: list[str]) -> list[Doc]:
+        with lock:
+            return list(extractor.nlp.pipe(texts))
+
+    def parse_in_turn(article: Any, head: bool = False, background: bool = False) -> list[Doc]:
+        return heads.parse(extractor.texts(article, head), parse_texts, keep=head)
+
+    return parse_in_turn
 
 
 def _stop(child: subprocess.Popen[bytes], wait_s: float = 10) -> None:

@@ -26,20 +26,13 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.app import (
-    DEDUPED,
-    ENRICHED,
-    FACTS,
-    NORMALIZED,
-    PartitionAliases,
-    decision_rings,
-    dedupe_index,
-    keep_story_state,
-    stories_index,
-)
+from pipeline.app import DEDUPED, ENRICHED, FACTS, NORMALIZED
+from pipeline.runtime.aliases import PartitionAliases
 from pipeline.runtime.broker import client_config, create_topics
 from pipeline.runtime.codec import encode
+from pipeline.runtime.cores import dedupe_index, stories_index
 from pipeline.runtime.stack import LocalStack
+from pipeline.runtime.story_table import decision_rings, keep_story_state
 from pipeline.settings import Settings
 from schemas import DedupedArticle, FactsArticle, NormalizedArticle, RawArticle
 

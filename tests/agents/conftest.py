@@ -31,11 +31,11 @@ from pipeline.app import (
     FACTS_REST,
     NORMALIZED,
     STORIES,
-    PartitionAliases,
     Pipeline,
     build_app,
 )
 from pipeline.facts import FactExtractor
+from pipeline.runtime.aliases import PartitionAliases
 from pipeline.runtime.codec import decode
 from pipeline.settings import Settings
 from pipeline.sink import SinkStore, build_sink_app

@@ -25,10 +25,10 @@ from pipeline.app import (
     REORDER_TICK,
     STORIES,
     STORY_TABLE,
-    dedupe_index,
 )
 from pipeline.facts import FactExtractor, entity_id
 from pipeline.runtime.codec import encode
+from pipeline.runtime.cores import dedupe_index
 from pipeline.runtime.reorder import is_reorder_key
 from pipeline.settings import Settings, StoriesSettings
 from pipeline.stories import StoryIndex
@@ -99,7 +99,9 @@ def seed_story(seed_facts: dict[str, FactsArticle]) -> tuple[list[EnrichedArticl
     for article in seed_facts.values():
         snapshot = index.tag(article)
         snapshots.append(snapshot)
-        enriched.append(EnrichedArticle(**without(article, "part"), story_id=snapshot.story_id, processed_at=PROCESSED))
+        enriched.append(
+            EnrichedArticle(**without(article, "part"), story_id=snapshot.story_id, processed_at=PROCESSED)
+        )
     return enriched, snapshots
 
 
@@ -463,7 +465,9 @@ async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, se
 
     enriched = outboxes[ENRICHED].records(EnrichedArticle)
     assert outboxes[ENRICHED].keys() == [article_id.encode() for article_id in ids]
-    assert [without(e, "story_id", "processed_at") for e in enriched] == [without(a, "part") for a in articles]
+    assert [without(e, "story_id", "processed_at") for e in enriched] == [
+        without(a, "part") for a in articles
+    ]
     (story_id,) = {e.story_id for e in enriched}
 
     snapshots = outboxes[STORIES].records(StorySnapshot)

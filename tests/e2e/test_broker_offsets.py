@@ -9,8 +9,8 @@ from faust.types import TP
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from pipeline.app import new_app
 from pipeline.runtime.broker import EmbeddedBroker, true_end_offsets
+from pipeline.runtime.faust_app import new_app
 from pipeline.settings import KafkaSettings, Settings
 from tests.conftest import close_consumer_loop
 

@@ -8,8 +8,8 @@ import ssl
 import faust
 import pytest
 
-from pipeline.app import faust_config, new_app
 from pipeline.runtime.broker import client_config
+from pipeline.runtime.faust_app import faust_config, new_app
 from pipeline.settings import Settings
 from tests.conftest import close_consumer_loop
 

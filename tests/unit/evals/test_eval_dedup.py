@@ -100,7 +100,7 @@ def test_real_copies_are_not_hard_negatives(tmp_path, ecbplus_rows):
 def test_generated_variants_are_what_they_claim(ecbplus_rows):
     row = next(r for r in ecbplus_rows if len(r["text"].split()) > 300)
     rng = random.Random(1)
-    spun, rate = evals._spin(row["text"], evals._load_synonyms(), rng)
+    spun, rate = evals.spin(row["text"], evals.load_synonyms(), rng)
     assert 0.1 <= rate <= 0.4
     names = {w for w in row["text"].split()[1:] if w[:1].isupper() and w.isalpha()}
     assert names <= set(spun.split()) | {w.upper() for w in names}  # names are never swapped

@@ -13,8 +13,7 @@ from aiokafka.structs import ConsumerRecord
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, Message
 
-from pipeline.app import new_app
-from pipeline.runtime.faust_app import REWINDS_BEFORE_GAP, _DrainingProducerBuffer
+from pipeline.runtime.faust_app import REWINDS_BEFORE_GAP, _DrainingProducerBuffer, new_app
 from pipeline.settings import Settings
 from tests.conftest import close_consumer_loop
 

@@ -214,7 +214,7 @@ def test_a_child_whose_worker_died_while_it_loaded_exits_quietly(extractor) -> N
 
 def test_in_process_the_whole_parse_also_takes_the_heads_docs(extractor, monkeypatch) -> None:
     # FACTS__PARSE_PROCESSES=0: the worker parses in process (``in_turn``) and keeps a head's docs the same way.
-    from pipeline.app import in_turn
+    from pipeline.runtime.parse_pool import in_turn
 
     monkeypatch.setattr(extractor, "inline_chars", 1500)
     a = article("001")

@@ -1,3 +1,6 @@
+"""The dedupe window (``DuplicateIndex``): relations on the seeds and on variants of real articles, the
+window's bounds, redelivery and restore."""
+
 from __future__ import annotations
 
 import json
@@ -5,10 +8,8 @@ import random
 from datetime import timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from pipeline.dedupe import DuplicateIndex, Fingerprint, best_counterparts
+from pipeline.dedupe import DuplicateIndex
 from pipeline.normalize import normalize
 from schemas import NormalizedArticle, RawArticle
 from tests.conftest import RECEIVED, SHARED_DATA, raw_seed
@@ -25,25 +26,6 @@ def article(article_id: str, text: str, **fields: object) -> NormalizedArticle:
 def decide_all(articles: list[NormalizedArticle]) -> dict[str, tuple[str, str | None]]:
     index = DuplicateIndex()
     return {a.article_id: (lambda d: (d.relation, d.of))(index.match(a)[0]) for a in articles}
-
-
-def _every_pair_counterparts(new, old):
-    """The sentence alignment as it was written first: every new sentence scored against every old one."""
-
-    def jaccard(a, b):
-        union = len(a | b)
-        return len(a & b) / union if union else 0.0
-
-    return [max(((jaccard(s, o), i) for i, o in enumerate(old)), default=(0.0, -1)) for s in new]
-
-
-_SENTENCES = st.lists(st.frozensets(st.integers(0, 30), max_size=8), max_size=12)
-
-
-@given(_SENTENCES, _SENTENCES)
-def test_counterparts_through_the_word_index_equal_every_pair_scored(new, old):
-    # The same floats and the same index on ties, empty sentences and sentences sharing no word included.
-    assert best_counterparts(new, old) == _every_pair_counterparts(new, old)
 
 
 def test_seed_relations(seed_articles):
@@ -160,35 +142,6 @@ def test_restore_gives_the_same_future_decisions(seed_articles):
         assert restored.match(a) == live.match(a)
 
 
-def _version_1(state: dict) -> dict:
-    """The state as version 1 wrote it: arrays as lists of ints, sentences as sorted lists."""
-    print_ = Fingerprint.from_state(state)
-    new_keys = ("version", "sentence_words", "sentence_ends", "received")
-    old = {key: value for key, value in state.items() if key not in new_keys}
-    old.update(
-        shingles=print_.shingles.tolist(),
-        terms=print_.terms.tolist(),
-        sentences=[sorted(sentence) for sentence in print_.sentence_sets()],
-    )
-    return old
-
-
-def test_state_is_packed_json_and_version_1_states_still_restore(seed_articles):
-    articles = list(seed_articles.values())
-    live = DuplicateIndex()
-    for a in articles[:3]:
-        live.match(a)
-    states = [live.export(a.article_id) for a in articles[:3]]
-    assert all(isinstance(state["shingles"], str) and state["version"] == 2 for state in states)
-    assert json.loads(json.dumps(states)) == states
-    restored = DuplicateIndex()
-    restored.restore(_version_1(state) for state in states)
-    # Version 1 kept no receipt time: such articles leave the window by count only.
-    assert [restored.export(a.article_id) for a in articles[:3]] == [{**state, "received": None} for state in states]
-    for a in articles[3:]:
-        assert restored.match(a) == live.match(a)
-
-
 def _received(article: NormalizedArticle, hours: float) -> NormalizedArticle:
     return article.model_copy(update={"received_at": RECEIVED + timedelta(hours=hours)})
 
@@ -266,7 +219,7 @@ def test_same_outlet_new_top_is_an_update_not_a_copy():
 
 @pytest.mark.shared_data("ecbplus_dev.jsonl")
 def test_spun_rewrite_is_a_paraphrase():
-    from pipeline.evals.dedup import _load_synonyms, _spin
+    from pipeline.evals.dedup import load_synonyms, spin
 
     index = DuplicateIndex()
     rows = _ecbplus_texts(10)
@@ -275,7 +228,7 @@ def test_spun_rewrite_is_a_paraphrase():
     rng = random.Random(3)
     found = 0
     for row in rows:
-        spun, _ = _spin(row["text"], _load_synonyms(), rng)
+        spun, _ = spin(row["text"], load_synonyms(), rng)
         decision, _ = index.match(article(row["id"] + "-spin", spun, title=row["title"]))
         found += (decision.relation, decision.of) == ("paraphrase", row["id"])
     assert found >= 9

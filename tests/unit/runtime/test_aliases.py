@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from pipeline import app as app_module
-from pipeline.app import PartitionAliases
 from pipeline.facts import remember_alias
+from pipeline.runtime import aliases as aliases_module
+from pipeline.runtime.aliases import PartitionAliases
 
 
 @pytest.fixture(autouse=True)
 def in_partition(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """Pretend every call runs inside an agent's event of partition 0 (the prefix comes from the event)."""
     event = SimpleNamespace(message=SimpleNamespace(partition=0))
-    monkeypatch.setattr(app_module, "current_event", lambda: event)
+    monkeypatch.setattr(aliases_module, "current_event", lambda: event)
     return event
 
 
@@ -95,7 +95,7 @@ def test_the_sweep_bounds_the_memory_and_spares_other_partitions(in_partition: S
     assert largest <= 3 * (window + 3 * step) + 1
     assert "1:person:other" in table
     # The gauge counts the entries held (set at each scan, then up and down with each write and deletion).
-    assert app_module.metrics.ALIAS_ENTRIES._value.get() == len(table)
+    assert aliases_module.metrics.ALIAS_ENTRIES._value.get() == len(table)
 
 
 def test_each_partition_sweeps_its_own_entries_in_bounded_shares(in_partition: SimpleNamespace):
