@@ -7,7 +7,7 @@ one on the pairs of articles with a long body, one on those with a short body (h
 runs each corpus online with that join model and collects the story pairs the index compares after each
 join (label: same majority gold story); a first round without merging, a second merging by the first
 round's model, both rounds' pairs fitted together. Writes both as JSON to
-pipeline/data/stories_join.json, and prints a train-on-two, test-on-the-third check of the join models
+pipeline/models/stories_join.json, and prints a train-on-two, test-on-the-third check of the join models
 (the AUC of the held-out corpus's pairs).
 
 ``--topic-split`` trains nothing that ships: it splits every corpus's topics into two halves by a hash,
@@ -49,10 +49,10 @@ def replay(articles: list, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     story_of_gold: dict[str, str] = {}
     features, labels = [], []
     for article in articles:
-        ts = st._timestamp(article)
+        ts = st.article_time(article)
         index._advance(ts)
-        vectors = index._vectors(article)
-        emb = st._embedding(article)
+        vectors = st.article_vectors(article)
+        emb = st.article_embedding(article.headline, article.body)
         gold = gold_of[article.article_id]
         for story, x in index._candidates(vectors, emb, ts):
             features.append(x)
@@ -75,7 +75,7 @@ def merge_replay(articles: list, rows: list[dict], merge_threshold: float) -> tu
     index = st.StoryIndex(merge_threshold=merge_threshold)
     gold_of = {str(row["id"]): str(row["story"]) for row in rows}
 
-    def majority(story: st._Story) -> str:
+    def majority(story: st.Story) -> str:
         counts: dict[str, int] = {}
         for a in story.articles:
             counts[gold_of[a["id"]]] = counts.get(gold_of[a["id"]], 0) + 1
@@ -89,10 +89,10 @@ def merge_replay(articles: list, rows: list[dict], merge_threshold: float) -> tu
         if len(story.articles) < 2:
             continue
         mine = majority(story)
-        for other, x in index._merge_candidates(story, st._timestamp(article)):
+        for other, x in index._merge_candidates(story, st.article_time(article)):
             features.append(x)
             labels.append(1.0 if majority(other) == mine else 0.0)
-    return np.array(features).reshape(-1, len(st._FEATURES)), np.array(labels)
+    return np.array(features).reshape(-1, len(st.FEATURES)), np.array(labels)
 
 
 JoinModels = tuple[tuple[np.ndarray, float], tuple[np.ndarray, float]]
@@ -121,7 +121,7 @@ def fit(sets: list[tuple[np.ndarray, np.ndarray]], l2: float) -> tuple[np.ndarra
 def fit_join(sets: dict[str, tuple[np.ndarray, np.ndarray]], l2: float) -> JoinModels:
     """Return the join models for long and for short articles, each fitted on its own pairs of every corpus
     (a corpus with fewer than 50 such pairs, or no join among them, is left out of that model)."""
-    short = st._FEATURES.index("short")
+    short = st.FEATURES.index("short")
     models = []
     for flag in (0.0, 1.0):
         parts = []
@@ -147,7 +147,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 def held_out_auc(models: JoinModels, pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     """Return the AUC of the join models on a corpus's pairs, for its long and its short articles' pairs."""
     x, y = pairs
-    short = x[:, st._FEATURES.index("short")] == 1.0
+    short = x[:, st.FEATURES.index("short")] == 1.0
     out = {}
     for kind, mask, (w, b) in (("long", ~short, models[0]), ("short", short, models[1])):
         if mask.any():
@@ -156,7 +156,7 @@ def held_out_auc(models: JoinModels, pairs: tuple[np.ndarray, np.ndarray]) -> di
 
 
 def _write(path: Path, join: JoinModels, merge: tuple[np.ndarray, float], l2: float) -> None:
-    about = ("Logistic regressions over the pair features of pipeline.stories._features. Top level, the join "
+    about = ("Logistic regressions over the pair features of pipeline.stories.model.features. Top level, the join "
              "model: probability that an article belongs to a candidate story, trained on teacher-forced "
              "streams; 'short': the same for articles with a short body (headlines, briefs), trained on "
              "their pairs alone. 'merge': probability that two open stories are one, trained on the story "
@@ -170,13 +170,13 @@ def _write(path: Path, join: JoinModels, merge: tuple[np.ndarray, float], l2: fl
 
     model = {
         "about": about,
-        "features": list(st._FEATURES),
+        "features": list(st.FEATURES),
         **part(*join[0]),
         "short": part(*join[1]),
         "merge": part(*merge),
     }
     path.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
-    st._models.cache_clear()
+    st.load_models.cache_clear()
 
 
 Corpora = dict[str, tuple[list, list[dict]]]  # name -> (FactsArticles, rows) in the order streamed
@@ -188,7 +188,7 @@ def train(
     """Fit the join models, then the merge model in two rounds, and write them to ``out``; return each
     corpus's join pairs (features, labels).
 
-    The stories stage reads ``out`` while the merge rounds run (``pipeline.stories._MODEL_PATH``), so the
+    The stories stage reads ``out`` while the merge rounds run (``pipeline.stories.use_model_file``), so the
     merge pairs come from the join model just fitted, wherever it is written.
     """
     sets = {name: replay(articles, rows) for name, (articles, rows) in corpora.items()}
@@ -197,7 +197,7 @@ def train(
             print(f"{name}: {len(y)} candidate pairs, {int(y.sum())} joins")
     join = fit_join(sets, l2)
     # The merge model is trained on what the index does online, so the join model must be in place first.
-    st._MODEL_PATH = out
+    st.use_model_file(out)
     _write(out, join, join[0], l2)
     merges: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in corpora}
     for round_, threshold in enumerate((1.0, st.StoryIndex().merge_threshold), 1):
@@ -245,7 +245,7 @@ def _stream(
     return articles, rows
 
 
-# How each corpus is scored in the topic-split check: the issue's figure, over 8 orders where order is free.
+# How each corpus is scored in the topic-split check (its headline figure), over 8 orders where order is free.
 _SPLIT_SCORES = {
     "ecbplus": ("bcubed", range(1, 9)),
     "gva": ("pairwise", [None]),
@@ -254,13 +254,13 @@ _SPLIT_SCORES = {
 
 
 @contextlib.contextmanager
-def _shipped_model_after() -> Iterator[None]:
-    """Point the stories stage back at the shipped model when the block ends, however it ends."""
+def shipped_model_after() -> Iterator[None]:
+    """Point the stories stage back at the shipped model when the block ends, however it ends (around
+    training runs that write their model elsewhere)."""
     try:
         yield
     finally:
-        st._MODEL_PATH = MODEL
-        st._models.cache_clear()
+        st.use_model_file(MODEL)
 
 
 def topic_split_check(data: Path, cache_dir: Path, l2: float) -> dict[str, float]:
@@ -269,7 +269,7 @@ def topic_split_check(data: Path, cache_dir: Path, l2: float) -> dict[str, float
     the check for a new feature or setting; the shipped model is not touched."""
     loaded = _load(data, cache_dir)
     halves: dict[str, list[float]] = {name: [] for name in CORPORA}
-    with tempfile.TemporaryDirectory() as tmp, _shipped_model_after():
+    with tempfile.TemporaryDirectory() as tmp, shipped_model_after():
         for held in (0, 1):
             corpora = {name: _stream(name, corpus, half=1 - held) for name, corpus in loaded.items()}
             train(corpora, l2, Path(tmp) / f"half{1 - held}.json", report=False)

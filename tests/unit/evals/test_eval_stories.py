@@ -21,7 +21,7 @@ from pipeline.evals.stories import (
     read_rows,
     score_clusters,
 )
-from pipeline.stories import _FEATURES, _join_probability, _merge_probability, _models
+from pipeline.stories import FEATURES, join_probability, load_models, merge_probability
 from schemas.models import Facts
 from tests.conftest import SHARED_DATA
 
@@ -53,30 +53,30 @@ def test_scores_reject_mismatched_lengths() -> None:
 
 
 def test_join_and_merge_models_match_the_features() -> None:
-    models = _models()
+    models = load_models()
     assert set(models) == {"join", "join_short", "merge"}
     for weights, bias in models.values():
-        assert len(weights) == len(_FEATURES)
+        assert len(weights) == len(FEATURES)
         assert all(math.isfinite(w) for w in [*weights, bias])
     # Every model says that closer text means the same story (for a short body, the body weight and its
     # interaction with the short flag both apply).
-    body, body_short = _FEATURES.index("body"), _FEATURES.index("body_short")
+    body, body_short = FEATURES.index("body"), FEATURES.index("body_short")
     assert models["join"][0][body] > 0 and models["merge"][0][body] > 0
     assert models["join_short"][0][body] + models["join_short"][0][body_short] > 0
 
 
 def test_a_short_article_is_joined_by_the_short_model() -> None:
-    models = _models()
-    x = [0.5] * len(_FEATURES)
+    models = load_models()
+    x = [0.5] * len(FEATURES)
     for flag, name in ((0.0, "join"), (1.0, "join_short")):
-        x[_FEATURES.index("short")] = flag
+        x[FEATURES.index("short")] = flag
         weights, bias = models[name]
         z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
-        assert _join_probability(x) == pytest.approx(1 / (1 + math.exp(-z)))
+        assert join_probability(x) == pytest.approx(1 / (1 + math.exp(-z)))
     # The merge model is one for every body length.
     weights, bias = models["merge"]
     z = bias + math.fsum(w * v for w, v in zip(weights, x, strict=True))
-    assert _merge_probability(x) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert merge_probability(x) == pytest.approx(1 / (1 + math.exp(-z)))
 
 
 def test_no_dates_hides_publication_and_arrival_time() -> None:

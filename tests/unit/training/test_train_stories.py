@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 import pipeline.stories as stories
-from pipeline.stories import _FEATURES
-from pipeline.training.stories import MODEL, _shipped_model_after, auc, fit_join, held_out_auc, topic_half
+from pipeline.stories import FEATURES
+from pipeline.training.stories import MODEL, auc, fit_join, held_out_auc, shipped_model_after, topic_half
 
-BODY, HEAD, SHORT = (_FEATURES.index(f) for f in ("body", "head", "short"))
+BODY, HEAD, SHORT = (FEATURES.index(f) for f in ("body", "head", "short"))
 
 
 def _pairs(rng: np.random.Generator, n: int, short: float, signal: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs whose label follows one feature (``signal``) alone; every other feature is noise."""
-    x = rng.uniform(size=(n, len(_FEATURES)))
+    x = rng.uniform(size=(n, len(FEATURES)))
     x[:, SHORT] = short
     y = (x[:, signal] > 0.5).astype(float)
     return x, y
@@ -70,7 +70,7 @@ def test_topic_halves_keep_an_ecbplus_topic_together_and_are_stable() -> None:
 
 
 def test_the_split_check_points_the_stage_back_at_the_shipped_model(tmp_path) -> None:
-    with pytest.raises(RuntimeError), _shipped_model_after():
-        stories._MODEL_PATH = tmp_path / "half.json"
+    with pytest.raises(RuntimeError), shipped_model_after():
+        stories.use_model_file(tmp_path / "half.json")
         raise RuntimeError("a failed half")
-    assert stories._MODEL_PATH == MODEL
+    assert stories.model_file() == MODEL
