@@ -490,7 +490,7 @@ async def test_stories_tags_the_seeds_as_one_story(watch, pipeline, outboxes, se
 async def test_stories_publishes_a_merged_storys_last_snapshot_first(
     watch, pipeline, outboxes, seed_facts, monkeypatch
 ):
-    # The core reports a merge through drain_merged (tests/unit/test_stories.py makes real ones); the shell
+    # The core reports a merge through drain_merged (tests/unit/stories/test_index.py makes real ones); the shell
     # sends that last snapshot before the survivor's and keeps it as the merged story's, for replays.
     first, second = seed_facts[PREFIXES[0]], seed_facts[PREFIXES[1]]
     drain, tagged_ids = pipeline.stories.drain_merged, []
@@ -726,10 +726,11 @@ async def test_stories_restores_held_records_from_the_table(watch, pipeline_fact
 
 
 async def test_the_timer_wakes_a_stories_stage_that_has_not_restored(pipeline_factory, monkeypatch):
-    """The chaos run's fourth bug: a worker died after seq 2's turn came, before it went back to copydesk.facts.
+    """A worker that dies after seq 2's turn came, before it went back to copydesk.facts, leaves a buffer
+    that nothing restores.
 
-    The new worker restores the buffer with the first record it gets, and none came: its input was all
-    consumed, 1,331 records stayed held. The timer of the worker that owns copydesk.facts now wakes the
+    The new worker restores the buffer with the first record it gets, and none may come: with its input all
+    consumed, the held records would stay held. The timer of the worker that owns copydesk.facts now wakes the
     stage (a tick record) until it has restored; what the stage does with the tick is the test above.
     """
     import pipeline.app as app_module

@@ -276,8 +276,7 @@ def test_ecbplus_smoke_eval() -> None:
 
     Measured with these crude entities and the learned join and merge models at their default thresholds:
     BCubed F1 0.844, pairwise F1 0.779 (``copydesk eval stories`` with the facts stage's entities: 0.868 /
-    0.806); the README's offline TF-IDF + average-link baseline reaches 0.874 / 0.829 with its threshold tuned
-    per metric. The speed printed is for reading; ``copydesk eval stories`` and the bench measure it.
+    0.806); ``copydesk eval story-baselines`` gives the batch references on the same file. The speed printed is for reading; ``copydesk eval stories`` and the bench measure it.
     """
     articles, gold = ecbplus_articles()
     index = StoryIndex()
