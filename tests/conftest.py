@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing = [name for name in marker.args if not (SHARED_DATA / name).exists()]
         if missing:
             pytest.skip(f"{', '.join(missing)} not in {SHARED_DATA} (set COPYDESK_SHARED_DATA)")
+
+
+def last_json(output: str) -> dict:
+    """Return the JSON object on the last line of a command's output (every eval, bench and chaos ends so)."""
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def raw_seed(prefix: str, **changes: object) -> RawArticle:

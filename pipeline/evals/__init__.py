@@ -16,7 +16,7 @@ __all__ = ["EVALS", "eval_group"]
 # subcommand name -> "module:click command" (loaded on first use)
 EVALS: dict[str, str] = {
     "dedup": "pipeline.evals.dedup:dedup",
-    "paraphrase": "pipeline.evals.dedup:paraphrase",
+    "paraphrase": "pipeline.evals.paraphrase:paraphrase",
     "entities": "pipeline.evals.facts:entities",
     "quotes": "pipeline.evals.facts:quotes",
     "quantities": "pipeline.evals.facts:quantities",

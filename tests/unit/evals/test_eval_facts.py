@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from click.testing import CliRunner
 
 from pipeline.evals import facts as evals
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, last_json
 
 CONLL_DEV = SHARED_DATA / "conll2003_dev.txt"
 POLNEAR_DEV = SHARED_DATA / "polnear_dev.jsonl"
 NEWSQUANT_DEV = SHARED_DATA / "newsquant_dev.jsonl"
-
-
-def last_json(output: str) -> dict:
-    return json.loads(output.strip().splitlines()[-1])
 
 
 # --- scoring pieces --------------------------------------------------------------------------------
