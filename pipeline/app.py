@@ -11,8 +11,8 @@ reads a single-partition topic again and restores dedupe's order with a reorder 
 deterministic for a given input order however many workers run. A long article (``FACTS__INLINE_CHARS``)
 goes on to the stories stage with the facts of its head and is read whole off that path (facts-rest), so
 the articles behind it do not wait for its whole parse; its wire.enriched record waits for both. State
-lives in changelog-backed tables (rocksdb locally), and each core replays its first decision for a
-redelivered article, so faust's at-least-once delivery doubles nothing.
+lives in changelog-backed tables (``Settings.table_store``: in memory by default), and each core replays
+its first decision for a redelivered article, so faust's at-least-once delivery doubles nothing.
 
 Each stage is a small class holding its core, its table and the topics it writes; its ``run(stream)`` is
 the faust agent. ``build_app`` wires them, in the order records flow.
