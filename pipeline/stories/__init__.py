@@ -11,14 +11,16 @@ Behind that face, one module per concern:
   joining, merging, closing, export and restore.
 - ``terms``: an article's three bags of terms (body and headline lemmas, entities), term frequencies and
   the cosines with a story's centroid.
-- ``embeddings``: WordLlama text embeddings, an article's (``article_embedding``) and its cosine with a
-  story's.
+- ``embeddings``: WordLlama text embeddings and an article's (``article_embedding``).
 - ``model``: the features of an (article, story) or (story, story) pair and the learned join and merge
   models over them (``pipeline/models/stories_join.json``).
 - ``claims``: quantity claims: which reported numbers are one figure, their ranges from their qualifiers,
   and where a story's reports conflict or corroborate each other.
-- ``snapshot``: a story's snapshot: title, outlets and independent reports, top entities, claims.
-- ``state``: an open story's state and its JSON-able form (``STATE_VERSION``).
+- ``reports``: a story's independent reports, outlets and title, and its most mentioned entities, kept up
+  to date as articles arrive.
+- ``snapshot``: a story's snapshot: title, outlets, top entities, claims, conflicts and corroborations.
+- ``state``: an open story's state, its embedding's cosine with an article's, and its JSON-able form
+  (``STATE_VERSION``).
 
 The word lists the stage reads are data in ``pipeline/lexicons`` (``story_*.txt``, ``story_rate_words.json``
 and the ``qualifiers.json`` it shares with the facts stage).

@@ -13,7 +13,7 @@ caravan's size.
 stage: "about" is +-15%, "up to X" is [0, X], "more than X" is [X, inf), an exact or unqualified value
 +-5%). ``snapshot_claim`` builds a claim's ``FactClaim`` for a snapshot: the claim is a conflict when two
 articles report values whose ranges do not overlap, and a value is corroborated when two or more
-independent reports give it (``pipeline.stories.snapshot.Reports``: copies, paraphrases and updates of an
+independent reports give it (``pipeline.stories.reports.Reports``: copies, paraphrases and updates of an
 article, per ``dedup``, and the articles of one outlet count as one report; an article that names no outlet
 is a report of its own, but lists no source).
 """
@@ -30,7 +30,7 @@ from pipeline.stories.terms import STOPWORDS, cosine, lemma, stem
 from schemas.models import ClaimValue, FactClaim, Quantity
 
 if TYPE_CHECKING:
-    from pipeline.stories.snapshot import Reports
+    from pipeline.stories.reports import Reports
 
 __all__ = ["add_claims", "interval", "mention", "snapshot_claim"]
 

@@ -12,7 +12,7 @@ scored above the first 128 on all three dev sets in the held-out check
 .878).
 
 An article's embedding (``article_embedding``) is the sum of its headline's and its lead's unit vectors,
-scaled to unit length; a story keeps the sum of its articles' embeddings, and ``emb_cosine`` compares the
+scaled to unit length; a story keeps the sum of its articles' embeddings, and ``pipeline.stories.state.emb_cosine`` compares the
 two.
 
 The model and its tokenizer ship inside the wheel and are read from there; downloads are disabled, so a
@@ -28,14 +28,10 @@ import functools
 import math
 from operator import mul
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from pipeline.stories.state import Story
-
-__all__ = ["DIMENSIONS", "TextEmbedder", "article_embedding", "emb_cosine", "emb_norm", "text_embedder"]
+__all__ = ["DIMENSIONS", "TextEmbedder", "article_embedding", "dot", "text_embedder"]
 
 DIMENSIONS = 256
 _WORD_CACHE = 1 << 16  # words whose token ids are kept (about 15 MB at most)
@@ -96,19 +92,4 @@ def article_embedding(headline: str, body: str) -> tuple[float, ...] | None:
 
 # The dot product of two embeddings, in a fixed order (deterministic): math.sumprod (Python 3.12, in C,
 # extended precision) where there is one.
-_dot = getattr(math, "sumprod", None) or (lambda a, b: math.fsum(map(mul, a, b)))
-
-
-def emb_norm(s: Story) -> float:
-    """Return the norm of a story's sum of embeddings (kept until the sum changes)."""
-    if s.emb_norm is None:
-        s.emb_norm = math.sqrt(_dot(s.emb, s.emb))
-    return s.emb_norm
-
-
-def emb_cosine(unit: tuple[float, ...] | None, s: Story) -> float:
-    """Return the cosine of a unit embedding with a story's sum of embeddings (0 when either is empty)."""
-    if unit is None:
-        return 0.0
-    norm = emb_norm(s)
-    return _dot(unit, s.emb) / norm if norm > 0.0 else 0.0
+dot = getattr(math, "sumprod", None) or (lambda a, b: math.fsum(map(mul, a, b)))

@@ -31,7 +31,7 @@ from operator import add, truediv
 from typing import Any
 
 from pipeline.stories.claims import add_claims, mention
-from pipeline.stories.embeddings import article_embedding, emb_cosine, emb_norm, text_embedder
+from pipeline.stories.embeddings import article_embedding, text_embedder
 from pipeline.stories.model import (
     BOUND_MARGIN,
     features,
@@ -46,8 +46,9 @@ from pipeline.stories.model import (
     story_tops,
     upper_logit,
 )
-from pipeline.stories.snapshot import is_cut_lede, story_snapshot, story_title
-from pipeline.stories.state import Story, story_from_state, story_state
+from pipeline.stories.reports import is_cut_lede, story_title
+from pipeline.stories.snapshot import story_snapshot
+from pipeline.stories.state import Story, emb_cosine, emb_norm, story_from_state, story_state
 from pipeline.stories.terms import WEIGHT, article_vectors, cosine_cover, unit_tfidf
 from schemas.models import FactsArticle, StorySnapshot
 

@@ -7,16 +7,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from pipeline.stories.embeddings import DIMENSIONS, text_embedder
-from pipeline.stories.snapshot import Reports, TopEntities
+from pipeline.stories.embeddings import DIMENSIONS, dot, text_embedder
+from pipeline.stories.reports import Reports, TopEntities
 
-__all__ = ["STATE_VERSION", "Story", "story_from_state", "story_state"]
+__all__ = ["STATE_VERSION", "Story", "emb_cosine", "emb_norm", "story_from_state", "story_state"]
 
 # The state format's version. 1 kept one norm per field; 2 keeps the centroid's norm sums instead
 # (``Story.sums``, recomputed from the terms for a version-1 state); 3 adds the sum of the articles'
@@ -112,3 +113,18 @@ def _copy_claims(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for c in claims
     ]
+
+
+def emb_norm(s: Story) -> float:
+    """Return the norm of a story's sum of embeddings (kept until the sum changes)."""
+    if s.emb_norm is None:
+        s.emb_norm = math.sqrt(dot(s.emb, s.emb))
+    return s.emb_norm
+
+
+def emb_cosine(unit: tuple[float, ...] | None, s: Story) -> float:
+    """Return the cosine of a unit embedding with a story's sum of embeddings (0 when either is empty)."""
+    if unit is None:
+        return 0.0
+    norm = emb_norm(s)
+    return dot(unit, s.emb) / norm if norm > 0.0 else 0.0

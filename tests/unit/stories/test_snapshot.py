@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from pipeline.stories import StoryIndex
 from pipeline.stories.model import story_tops
-from pipeline.stories.snapshot import TOP_ENTITIES, Reports, TopEntities, story_snapshot, story_title
+from pipeline.stories.reports import TOP_ENTITIES, Reports, TopEntities, story_title
+from pipeline.stories.snapshot import story_snapshot
 from schemas.models import StorySnapshot
 from tests.unit.stories.conftest import (
     ECBPLUS,

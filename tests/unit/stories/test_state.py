@@ -9,7 +9,8 @@ import math
 import pytest
 
 from pipeline.stories import StoryIndex
-from pipeline.stories.embeddings import DIMENSIONS, emb_cosine
+from pipeline.stories.embeddings import DIMENSIONS
+from pipeline.stories.state import emb_cosine
 from schemas.models import FactsArticle, StorySnapshot
 from tests.unit.stories.conftest import (
     ecbplus_articles,
