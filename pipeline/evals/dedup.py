@@ -38,6 +38,7 @@ import click
 
 from pipeline import lexicons
 from pipeline.evals.report import Counts, emit_json
+from pipeline.evals.split import select, split_option
 from pipeline.settings import Settings
 
 __all__ = ["SYNONYMS", "build_suite", "dedup", "load_synonyms", "read_corpora", "run_suite", "spin"]
@@ -210,11 +211,14 @@ def _update(row: dict, outlet: str, rng: random.Random) -> tuple[str, str]:
     return title, "\n".join([lead, *paragraphs])
 
 
-def build_suite(paths: list[Path], originals: int = 150, seed: int = SEED) -> Suite:
-    """Return the articles of the suite in arrival order, each with its gold relation."""
+def build_suite(paths: list[Path], originals: int = 150, seed: int = SEED, split: str | None = None) -> Suite:
+    """Return the articles of the suite in arrival order, each with its gold relation; with ``split``, from
+    the stories of that part of the corpora only (``pipeline.evals.split``)."""
     rng = random.Random(seed)
     synonyms = load_synonyms()
-    corpora = read_corpora(paths)
+    corpora = [
+        (name, select(rows, lambda row: str(row["story"]), split)) for name, rows in read_corpora(paths)
+    ]
     suite = Suite(items=[])
     per_corpus = max(1, originals // max(1, len(corpora)))
     for name, rows in corpora:
@@ -386,7 +390,10 @@ def _bare_datasketch(articles: list, num_perm: int, threshold: float) -> float:
 @click.option("--seed", default=SEED, show_default=True)
 @click.option("--bench/--no-bench", default=True, show_default=True, help="Time bare datasketch too.")
 @click.option("--show-errors", default=0, show_default=True, help="List this many wrong decisions.")
-def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_errors: int) -> None:
+@split_option
+def dedup(
+    paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_errors: int, split: str | None
+) -> None:
     """Score dedupe on a generated article suite built from PATHS (default: ecbplus_dev.jsonl and
     gva_dev.jsonl in COPYDESK_SHARED_DATA).
 
@@ -397,7 +404,7 @@ def dedup(paths: tuple[Path, ...], originals: int, seed: int, bench: bool, show_
         targets = list(paths) or [Settings().corpus(name) for name in DEFAULT_CORPORA]
     except FileNotFoundError as error:
         raise click.UsageError(str(error)) from None
-    suite = build_suite(targets, originals=originals, seed=seed)
+    suite = build_suite(targets, originals=originals, seed=seed, split=split)
     result = run_suite(suite, bench=bench)
     click.echo(
         f"{result.articles} articles: {sum(i.kind == 'original' for i in suite.items)} originals, "

@@ -43,12 +43,14 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.evals.report import Counts, emit_json
+from pipeline.evals.split import select, split_option
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ __all__ = [
     "quantities",
     "quotes",
     "read_conll",
+    "read_conll_documents",
     "to_conll_label",
 ]
 
@@ -101,13 +104,22 @@ def to_conll_label(label: str) -> str | None:
 def read_conll(path: Path) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
     """Return the sentences of a CoNLL-2003 file as (words, entity spans) with conlleval's IOB1
     chunking: an entity starts at ``B-X``, or at ``I-X`` after ``O`` or after another type."""
-    sentences: list[tuple[list[str], list[tuple[int, int, str]]]] = []
+    return [sentence for _, sentence in read_conll_documents(path)]
+
+
+def read_conll_documents(path: Path) -> list[tuple[str, tuple[list[str], list[tuple[int, int, str]]]]]:
+    """Return ``read_conll``'s sentences, each with a key of its document (the words of the document's
+    first sentence): the sentences of one ``-DOCSTART-`` document share it."""
+    sentences: list[tuple[str, tuple[list[str], list[tuple[int, int, str]]]]] = []
     words: list[str] = []
     tags: list[str] = []
+    document: list[str] = []  # the key of the document being read, set by its first sentence
 
     def flush() -> None:
         if words:
-            sentences.append((list(words), iob_chunks(tags)))
+            if not document:
+                document.append(" ".join(words))
+            sentences.append((document[0], (list(words), iob_chunks(tags))))
         words.clear()
         tags.clear()
 
@@ -115,6 +127,8 @@ def read_conll(path: Path) -> list[tuple[list[str], list[tuple[int, int, str]]]]
         cols = line.split()
         if not cols or cols[0] == "-DOCSTART-":
             flush()
+            if cols:
+                document.clear()
             continue
         words.append(cols[0])
         tags.append(cols[-1])
@@ -158,11 +172,12 @@ def score_spans(
     "--raw", is_flag=True, help="Score the NER's entities as they are, without the stage's repairs."
 )
 @click.option("--show-errors", type=int, default=0, help="Print up to N sentences with errors.")
-def entities(file: Path, limit: int | None, raw: bool, show_errors: int) -> None:
+@split_option
+def entities(file: Path, limit: int | None, raw: bool, show_errors: int, split: str | None) -> None:
     """Entity-level P/R/F1 on a CoNLL-2003 file (conlleval semantics; label mapping in the module doc)."""
     from spacy.tokens import Doc
 
-    sentences = read_conll(file)[:limit]
+    sentences = [s for _, s in select(read_conll_documents(file), itemgetter(0), split)][:limit]
     extractor = _extractor()
     docs = [Doc(extractor.nlp.vocab, words=words) for words, _ in sentences]
     started = time.perf_counter()
@@ -249,13 +264,14 @@ def paragraphs_with_offsets(text: str) -> list[tuple[int, str]]:
 @click.option("--limit", type=int, default=None, help="Score only the first N articles.")
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Minimum overlap of a match.")
 @click.option("--show-errors", type=int, default=0, help="Print up to N missed and N spurious quotes.")
-def quotes(file: Path, limit: int | None, threshold: float, show_errors: int) -> None:
+@split_option
+def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, split: str | None) -> None:
     """Direct-quote P/R/F1 and speaker accuracy on a PolNeAR file (matching in the module doc)."""
     from pipeline.text import name_key
     from schemas.models import NormalizedArticle
 
     rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = rows[:limit]
+    rows = select(rows, lambda row: str(row["article_id"]), split)[:limit]
     extractor = _extractor()
     articles, offsets = [], []
     for row in rows:
@@ -438,12 +454,13 @@ def _same(a: float | None, b: float | None) -> bool:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--limit", type=int, default=None, help="Score only the first N sentences.")
 @click.option("--show-errors", type=int, default=0, help="Print up to N sentences with errors.")
-def quantities(file: Path, limit: int | None, show_errors: int) -> None:
+@split_option
+def quantities(file: Path, limit: int | None, show_errors: int, split: str | None) -> None:
     """Quantity P/R/F1 on value and on value+unit on a NewsQuant file (matching in the module doc)."""
     from schemas.models import NormalizedArticle
 
     rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = rows[:limit]
+    rows = select(rows, lambda row: str(row["id"]), split)[:limit]
     extractor = _extractor()
     articles = [
         NormalizedArticle(

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from pipeline.evals.report import Counts, emit_json
+from pipeline.evals.split import select, split_option
 
 __all__ = ["paraphrase"]
 
@@ -17,11 +18,13 @@ __all__ = ["paraphrase"]
 @click.command("paraphrase")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--limit", default=0, help="Score only the first N pairs (0: all).")
-def paraphrase(file: Path, limit: int) -> None:
+@split_option
+def paraphrase(file: Path, limit: int, split: str | None) -> None:
     """Score the sentence-pair paraphrase model on an MSRP-layout JSONL file (label 1 = paraphrase)."""
     from pipeline.dedupe.paraphrase import ParaphraseModel
 
     rows = [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
+    rows = select(rows, lambda row: str(row["pair_index"]), split)
     rows = rows[:limit] if limit else rows
     model = ParaphraseModel.load()
     started = time.perf_counter()

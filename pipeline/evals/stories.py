@@ -36,6 +36,7 @@ from typing import Any
 import click
 
 from pipeline.evals.report import emit_json
+from pipeline.evals.split import select, split_option
 from pipeline.settings import Settings
 
 __all__ = [
@@ -454,6 +455,7 @@ def parse_seeds(spec: str | None) -> list[int] | None:
 )
 @click.option("--quiet-hours", type=float, default=None, help="StoryIndex quiet_hours (default: its own).")
 @click.option("--limit", type=int, default=None, help="Only the first N rows of the file (before shuffling).")
+@split_option
 def stories(
     file: Path,
     seeds: list[int] | None,
@@ -463,6 +465,7 @@ def stories(
     join_threshold: float | None,
     quiet_hours: float | None,
     limit: int | None,
+    split: str | None,
 ) -> None:
     """Stream FILE.jsonl through the story tagger and score it against the ``story`` labels.
 
@@ -471,7 +474,7 @@ def stories(
     """
     started = time.perf_counter()
     corpus = load_corpus(
-        read_rows(file)[:limit],
+        select(read_rows(file), lambda row: str(row["story"]), split)[:limit],
         no_dates=no_dates,
         entities=entities,
         cache_dir=cache_dir,
