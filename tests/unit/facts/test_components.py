@@ -28,3 +28,18 @@ def test_without_the_name_tagger_the_ontonotes_model_names(extractor) -> None:
 def test_missing_name_tagger_says_how_to_fix(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"pipeline\.training\.ner"):
         FactExtractor(names_model=tmp_path)
+
+
+def test_a_hyphenated_name_is_one_person(extractor) -> None:
+    doc = extractor.nlp(
+        "Wednesday's meeting also included Alejandro N. Mayorkas, the homeland security secretary, and "
+        "Liz Sherwood-Randall, the White House homeland security adviser."
+    )
+    people = [e.text for e in doc.ents if e.label_ == "PERSON"]
+    assert people == ["Alejandro N. Mayorkas", "Liz Sherwood-Randall"]
+
+
+def test_names_of_other_kinds_stay_apart_across_a_hyphen(extractor) -> None:
+    doc = extractor.nlp("Diplomats met over the Israel-Hamas war on Monday.")
+    ents = {e.text: e.label_ for e in doc.ents}
+    assert "Israel" in ents and "Hamas" in ents
