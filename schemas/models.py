@@ -101,8 +101,17 @@ class Quantity(Record):
     value: float = Field(description="Normalized value; for a range, its low end.")
     high: float | None = Field(default=None, description="High end of a range ('between 6,000 and 10,000').")
     qualifier: str | None = Field(default=None, description="'more than', 'up to', 'about', 'between', ...")
+    bound: Literal["exact", "approx", "lower", "upper", "range"] = Field(
+        default="exact",
+        description="What the text says of the true value: it is `value` (exact), near it (approx), at least "
+        "it (lower: 'more than'), at most it (upper: 'up to'), or between `value` and `high` (range).",
+    )
     unit: str | None = Field(default=None, description="Unit when measured ('miles', 'percent', 'USD').")
     counted: str | None = Field(default=None, description="The noun counted ('apprehensions', 'people').")
+    per: str | None = Field(
+        default=None,
+        description="What a rate is per: 'day' in '10,000 people a day', 'gallon' in '$2.11 per gallon'.",
+    )
     sentence: str
 
 

@@ -51,6 +51,7 @@ import click
 
 from pipeline.evals.report import Counts, emit_json
 from pipeline.evals.split import select, split_option
+from pipeline.facts.units import resolve
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -419,9 +420,11 @@ _UNIT_WORDS = {
 
 def normalize_unit(unit: str | None) -> str:
     """Return a comparable form of a unit or counted noun ("" for none): lowercase, singular,
-    currency and percent symbols spelled out ("US$" -> "dollar", "per cent" -> "percentage")."""
+    currency and percent symbols spelled out ("US$" -> "dollar", "per cent" -> "percentage"). A unit
+    ``pipeline.facts.units`` knows is read as the unit it names first, so spellings of one unit match."""
     if unit is None or unit.strip() in ("", "-"):
         return ""
+    unit = resolve(unit) or unit  # "km" and "kilometres" name one unit, "Australian dollars" is AUD
     text = re.sub(r"(us\$|[$€£¥%])", r" \1 ", unit.lower().replace("per cent", "percent"))
     words = []
     for word in re.findall(r"us\$|[$€£¥%]|[\w'-]+", text):

@@ -17,6 +17,7 @@ from pathlib import Path
 import spacy
 from spacy.tokens import Doc
 
+from pipeline.facts import units
 from pipeline.facts.aliases import cluster_mentions
 from pipeline.facts.attribute_ruler import index_attribute_ruler
 from pipeline.facts.components import MERGE_ENTITIES, STASH_ONTONOTES
@@ -98,6 +99,7 @@ class FactExtractor:
             self.nlp.add_pipe("ner", name="names", source=spacy.load(names_model), after=STASH_ONTONOTES)
             self.nlp.add_pipe(MERGE_ENTITIES, after="names")
         self.aliases = aliases
+        units.load()
 
     def extract(self, article: NormalizedArticle) -> Facts:
         """Return the facts of one article."""

@@ -12,11 +12,11 @@ from text_to_num import text2num
 
 from pipeline import lexicons
 
-__all__ = ["NUMBER_RE", "SCALES", "parse_number"]
+__all__ = ["NUMBER_RE", "SCALES", "SUFFIX_SCALES", "parse_number"]
 
 # Scale word -> factor ("two million"), and suffix glued to the digits -> factor ("1.5bn", "10k").
 SCALES: dict[str, float] = lexicons.table("number_scales")["words"]
-_SUFFIX_SCALES: dict[str, float] = lexicons.table("number_scales")["suffixes"]
+SUFFIX_SCALES: dict[str, float] = lexicons.table("number_scales")["suffixes"]
 # Digits, maybe with thousands commas and decimals, then up to three letters (a suffix or a glued unit).
 NUMBER_RE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([a-z]{0,3})$")
 
@@ -36,10 +36,10 @@ def parse_number(text: str) -> float | None:
         return 12.0
     m = NUMBER_RE.match(words[0])
     if m:
-        if m.group(3) and m.group(3) not in _SUFFIX_SCALES:
+        if m.group(3) and m.group(3) not in SUFFIX_SCALES:
             return None
         value = float(m.group(1).replace(",", "") + (m.group(2) or ""))
-        value *= _SUFFIX_SCALES.get(m.group(3), 1.0)
+        value *= SUFFIX_SCALES.get(m.group(3), 1.0)
         for w in words[1:]:
             if w not in SCALES:
                 return None

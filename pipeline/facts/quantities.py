@@ -1,12 +1,14 @@
 """Quantities: the numbers an article reports, with their qualifier, range, unit and what they count.
 
 A quantity is a number token outside dates, ordinals and names ("Big 12", "Apple Watch 5", "Title 42"; a
-length of time such as "in 15 years" counts), with the scale words after it ("two million"). Around it:
-a range ("between 6,000 and 10,000", "6,000-10,000"), a currency symbol, a qualifier written before it
-("more than", "up to": ``lexicons/qualifiers.json``; "exceeded two million" reads as "more than"), a unit
-(glued "640bhp", "percent", rates "$2.11 per gallon", "Australian dollars", ages: ``lexicons/units.json``,
-``glued_units.json``), the noun it counts (from the dependency parse: "10,000 of the migrants") and its
-sentence.
+length of time such as "in 15 years" counts), with the scale words after it ("two million", "£3m"), or a
+vague plural of a scale ("hundreds of migrants": 100 to 1,000, as CQE reads it). Around it: a range
+("between 6,000 and 10,000", "6,000-10,000"), a currency ("$", "A$", "US$", "HK$300": CLDR's symbols), a
+qualifier written before it ("more than", "up to": ``lexicons/qualifiers.json``; "exceeded two million"
+reads as "more than") and the bound it sets, a unit (pint's units and CLDR's currency names through
+``pipeline.facts.units``: "10km", "6.1-inch", "190 km/h", "Australian dollars"), what it is per ("$2.11
+per gallon", "10,000 people a day"), the noun it counts (from the dependency parse: "10,000 of the
+migrants") and its sentence.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Sequence
 from spacy.tokens import Doc, Token
 
 from pipeline import lexicons
+from pipeline.facts import units
 from pipeline.facts.components import SUBJECT_DEPS, ontonotes_label
 from pipeline.facts.dates import MONTHS, month_number
-from pipeline.facts.numbers import NUMBER_RE, SCALES, parse_number
+from pipeline.facts.numbers import NUMBER_RE, SCALES, SUFFIX_SCALES, parse_number
 from pipeline.text import name_key
 from schemas.models import Quantity
 
@@ -37,12 +40,19 @@ _QUALIFIERS_BY_LAST_WORD = {
 }
 # "exceeded two million" claims the same as "more than two million".
 _EXCEED_VERBS = frozenset(lexicons.words("exceed_verbs"))
-_CURRENCY_SYMBOLS: dict[str, str] = lexicons.table("currency_symbols")["symbols"]
-_UNITS: dict[str, str] = lexicons.table("units")["units"]
-# Units glued to their number: "640bhp", "164p", "10km", "5G" is a name.
-_GLUED_UNITS: dict[str, str] = lexicons.table("glued_units")["units"]
-_GLUED_RE = re.compile(r"^(\d[\d,]*(?:\.\d+)?)([a-z]{1,3})$")
-_CURRENCY_WORDS = frozenset(lexicons.words("currency_words"))
+_BOUNDS = {q.text: q.bound for q in lexicons.qualifiers()}
+# A unit glued to its number ("640bhp", "10km", "4GB", "40C"), or a currency before it ("HK$300").
+_GLUED_RE = re.compile(r"^(\d[\d,]*(?:\.\d+)?)([A-Za-z]{1,3})$")
+_GLUED_CURRENCY_RE = re.compile(r"^([A-Z]{0,3}\$|[^\w\s])(\d[\d,]*(?:\.\d+)?)([a-z]{0,3})$")
+# "hundreds of migrants": the plural of a scale, read as the range from it to ten times it.
+_VAGUE_SCALES = {f"{word}s": factor for word, factor in SCALES.items()}
+# After a length of time, these make it a date ("a year ago", "two days later").
+_DATE_AFTER = frozenset({"ago", "earlier", "later", "before", "after", "since"})
+_TENS_OF = {"tens": 10.0, "hundreds": 100.0}
+# Words that make what follows a rate: "$2.11 per gallon", "10,000 people a day".
+_PER_WORDS = frozenset({"per", "a", "an", "each", "every"})
+# A unit word the parser tags as one of these is no unit here ("a 2 second delay" is, "No. 2 second" not).
+_NOT_UNIT_POS = frozenset({"VERB", "ADP", "DET", "PRON", "AUX", "CCONJ", "SCONJ", "PART"})
 _DURATION_UNITS = frozenset(lexicons.words("duration_units"))
 _TIME_SPANS = frozenset(lexicons.words("time_spans"))
 _VAGUE_NUMBERS = frozenset(lexicons.words("vague_numbers"))
@@ -64,21 +74,24 @@ def find_quantities(docs: Sequence[Doc]) -> list[Quantity]:
 
 def _is_number_token(tok: Token) -> bool:
     low = tok.lower_
-    glued = _GLUED_RE.match(low)
-    if not (tok.like_num or NUMBER_RE.match(low) or (glued and glued.group(2) in _GLUED_UNITS)):
+    glued = _glued(tok)
+    if not (tok.like_num or NUMBER_RE.match(low) or glued):
         return False  # what every True below needs; the checks before it are costlier (spans)
+    if glued and units.is_currency(glued[1]):
+        return True  # "HK$300": the NER's label of such a token is noise
     if ontonotes_label(tok) in ("LAW", "PRODUCT", "EVENT", "WORK_OF_ART", "FAC"):
         return False  # "Title 42": a name to the OntoNotes model even where the name tagger sees none
     nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
     # "in 15 years", "the past two years": a length of time, which the NER calls a DATE.
     is_span = nxt is not None and nxt.lower_ in _TIME_SPANS and tok.ent_type_ == "DATE"
+    is_span = is_span or _age_end(tok.doc, tok.i + 1) is not None  # "a 30-year-old man"
     # The small model calls many plain numbers DATE ("sales of 5835 units", "$32280"); a day of
     # the month is at most 31 and a year matches 18xx-21xx.
     prev = tok.doc[tok.i - 1] if tok.i > 0 else None
     if tok.ent_type_ == "DATE" and re.fullmatch(r"\d[\d,]*", tok.text):
         number = int(tok.text.replace(",", ""))
         is_span = is_span or (
-            (number > 31 or (prev is not None and prev.text in _CURRENCY_SYMBOLS))
+            (number > 31 or (prev is not None and units.currency_symbol(prev.text) is not None))
             and not (1000 <= number < 2200)  # "between 1600 and 1900", "A.D. 1000"
             and not (prev is not None and month_number(name_key(prev.text)) is not None)
         )
@@ -107,7 +120,7 @@ def _is_number_token(tok: Token) -> bool:
         return False
     if low in _VAGUE_NUMBERS or low in ("dozen", "a"):
         return False
-    if glued and glued.group(2) in _GLUED_UNITS:
+    if glued:
         return True
     if not (tok.like_num or NUMBER_RE.match(low)):
         return False
@@ -134,7 +147,7 @@ def _is_name_number(tok: Token) -> bool:
         return False
     doc = tok.doc
     prev = doc[tok.i - 1] if tok.i > 0 else None
-    if prev is not None and re.fullmatch(r"[A-Z]", prev.text):  # "S&P 500" written "S P 500"
+    if prev is not None and re.fullmatch(r"[B-HJ-Z]", prev.text):  # "S&P 500" written "S P 500"; not "A 30-"
         return True
     if (
         prev is not None
@@ -151,12 +164,37 @@ def _is_name_number(tok: Token) -> bool:
         and nxt.pos_ == "PROPN"
         and nxt.text[:1].isupper()
         and not nxt.text.endswith("s")
-        and nxt.lower_ not in _UNITS
+        and units.resolve(nxt.text) is None
     )
 
 
-def _doc_quantities(doc: Doc) -> list[Quantity]:
-    out = []
+def _glued(tok: Token) -> tuple[float, str] | None:
+    """(value, unit) of a number written with its unit or currency glued on ("640bhp", "4GB", "HK$300",
+    "HK$1.5bn"), else None."""
+    m = _GLUED_RE.match(tok.text)
+    if m and parse_number(tok.text) is None:
+        unit = units.glued_unit(m.group(2))
+        return (float(m.group(1).replace(",", "")), unit) if unit else None
+    m = _GLUED_CURRENCY_RE.match(tok.text)
+    if m and (code := units.currency_symbol(m.group(1))) is not None:
+        value = parse_number(m.group(2) + m.group(3))
+        return (value, code) if value is not None else None
+    return None
+
+
+def _age_end(doc: Doc, i: int) -> int | None:
+    """The token after "-year-old" / "years old" written at doc[i], else None."""
+    for n in (3, 2):
+        if i + n <= len(doc) and units.resolve(doc[i : i + n].text.lstrip("-")) == "years of age":
+            return i + n
+    if i + 4 <= len(doc) and doc[i].text == "-" and units.resolve(doc[i + 1 : i + 4].text) == "years of age":
+        return i + 4
+    return None
+
+
+def _groups(doc: Doc) -> list[tuple[int, int]]:
+    """The token spans of the numbers in `doc`, each with its scale words ("two million", "3 m" after a
+    currency, "1.2 bn")."""
     groups: list[tuple[int, int]] = []
     i = 0
     while i < len(doc):
@@ -165,21 +203,62 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
             while j < len(doc) and (
                 doc[j].lower_ in SCALES
                 or (_is_number_token(doc[j]) and not any(c.isdigit() for c in doc[j].text))
+                or _is_scale_suffix(doc, i, j)
             ):
                 j += 1
             groups.append((i, j))
             i = j
         else:
             i += 1
+    return groups
+
+
+def _is_scale_suffix(doc: Doc, start: int, j: int) -> bool:
+    """ "£3m", "$1.2 bn": a scale suffix the tokenizer cut from its number, read as one after money only
+    ("3 m" alone may be metres)."""
+    tok = doc[j]
+    if tok.lower_ not in SUFFIX_SCALES or j != start + 1 or (doc[start].whitespace_ and len(tok) == 1):
+        return False
+    return start > 0 and units.currency_symbol(doc[start - 1].text) is not None
+
+
+def _vague(doc: Doc) -> list[Quantity]:
+    """ "hundreds of migrants", "tens of thousands of people": from the scale to ten times it."""
+    out = []
+    for tok in doc:
+        factor = _VAGUE_SCALES.get(tok.lower_)
+        if factor is None or tok.i + 1 >= len(doc) or doc[tok.i + 1].lower_ != "of":
+            continue
+        start = tok.i
+        if start >= 2 and doc[start - 2].lower_ in _TENS_OF and doc[start - 1].lower_ == "of":
+            start -= 2  # "tens of thousands": 10,000 to 100,000
+            factor *= _TENS_OF[doc[start].lower_]
+        counted = _counted_of(tok)
+        if counted is None:
+            continue
+        end = counted.i + 1
+        out.append(
+            Quantity(
+                text=doc[start:end].text,
+                value=factor,
+                high=factor * 10,
+                bound="range",
+                counted=counted.lower_,
+                sentence=tok.sent.text.strip(),
+            )
+        )
+    return out
+
+
+def _doc_quantities(doc: Doc) -> list[Quantity]:
+    out = []
+    groups = _groups(doc)
     used: set[int] = set()
     for gi, (s, e) in enumerate(groups):
         if gi in used:
             continue
-        value = parse_number(doc[s:e].text)
-        glued_unit = None
-        glued = _GLUED_RE.match(doc[s].lower_) if e - s == 1 else None
-        if value is None and glued and glued.group(2) in _GLUED_UNITS:
-            value, glued_unit = float(glued.group(1).replace(",", "")), _GLUED_UNITS[glued.group(2)]
+        glued = _glued(doc[s]) if e - s == 1 else None
+        value = parse_number(doc[s:e].text) if glued is None else glued[0]
         if value is None:
             continue
         high = None
@@ -195,7 +274,8 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
                 or (joiner in ("to", "-", "\u2013", "and") and lead in ("between", "from"))
                 or (joiner in ("to", "-", "\u2013") and lead not in ("up",))
             ):
-                hv = parse_number(doc[s2:e2].text)
+                g2 = _glued(doc[s2]) if e2 - s2 == 1 else None
+                hv = parse_number(doc[s2:e2].text) if g2 is None else g2[0]
                 if hv is not None and hv > value:
                     high = hv
                     end = e2
@@ -203,77 +283,105 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
                     if lead in ("between", "from"):
                         start = s - 1
                     qualifier = "between"
-        unit = None
-        if start > 0 and doc[start - 1].text.lower() in _CURRENCY_SYMBOLS:
-            unit = _CURRENCY_SYMBOLS[doc[start - 1].text.lower()]
+        unit = glued[1] if glued else None
+        if unit is None and start > 0 and (code := units.currency_symbol(doc[start - 1].text)) is not None:
+            unit = code
             start -= 1
         if qualifier is None:
-            qualifier, qstart = _qualifier_before(doc, start)
-            start = qstart
+            qualifier, start = _qualifier_before(doc, start)
         last = doc[end - 1]
+        scaled = any(t.lower_ in SCALES or t.lower_ in SUFFIX_SCALES for t in doc[s:e])
         counted, counted_tok = None, None
-        nxt = doc[end] if end < len(doc) else None
-        if glued_unit is not None:
-            unit = glued_unit
-        elif nxt is not None and nxt.text == "%":
-            unit, end = "percent", end + 1
-        elif nxt is not None and end + 1 < len(doc) and f"{nxt.lower_} {doc[end + 1].lower_}" in _UNITS:
-            unit, end = _UNITS[f"{nxt.lower_} {doc[end + 1].lower_}"], end + 2
-        elif nxt is not None and end + 2 < len(doc) and doc[end : end + 3].text.lower() in ("km / h", "km/h"):
-            unit, end = "km/h", end + 3
-        elif nxt is not None and re.fullmatch(r"years?\s?-?\s?old", doc[end : end + 3].text.lower()):
-            unit, end = "years of age", end + 3  # "a 50 year-old man"
-        elif nxt is not None and nxt.lower_ in _CURRENCY_WORDS and end > 0 and unit is None:
-            unit, end = _UNITS.get(nxt.lower_, nxt.lower_), end + 1
-        elif (
-            nxt is not None
-            and nxt.lower_ in _UNITS
-            and unit is None
-            and not (nxt.lower_ in ("m", "point", "second") or nxt.pos_ in ("VERB", "ADP"))
-        ):
-            unit, end = _UNITS[nxt.lower_], end + 1
-        elif (  # "10.5 million Australian dollars", "7.5 million Danish crowns"
-            nxt is not None
-            and end + 1 < len(doc)
-            and doc[end + 1].lower_ in _CURRENCY_WORDS
-            and nxt.text[:1].isupper()
-            and unit is None
-        ):
-            unit, end = f"{nxt.text} {doc[end + 1].text}", end + 2
-        else:
+        read = _unit_after(doc, end, unit, scaled)
+        if read is not None:
+            unit, end = read
+        elif unit is None or units.is_currency(unit):
             noun = _counted_noun(doc, s, end, last)
             if noun is not None:
-                word = noun.lower_
-                if word in _UNITS and unit is None:
-                    unit = _UNITS[word]
-                elif word not in _UNITS:
-                    counted, counted_tok = word, noun
+                as_unit = units.resolve(noun.text) if unit is None else None
+                if as_unit is not None:
+                    unit = as_unit  # "two million barrels": the parse's head of the number is a unit
+                else:
+                    counted, counted_tok = noun.lower_, noun
                 if noun.i >= end and noun.i - end <= 4:
                     end = noun.i + 1
         if counted is None and unit is None:
             counted = _counted_by_subject(last)
-        if (  # "$2.11 per gallon": a rate keeps what it is per
-            unit is not None
-            and end + 1 < len(doc)
-            and doc[end].lower_ == "per"
-            and doc[end + 1].pos_ in ("NOUN", "PROPN")
-        ):
-            unit, end = f"{unit} per {doc[end + 1].text}", end + 2
+        per = None
+        if end + 1 < len(doc) and doc[end].lower_ in _PER_WORDS and doc[end + 1].pos_ in ("NOUN", "PROPN"):
+            over = doc[end + 1]
+            over_unit = units.resolve(over.text)
+            # "per" makes a rate of any noun; "a"/"each" only of a length of time or after money
+            # ("10,000 people a day", "$4 a gallon"; not "5 people a week ago").
+            after = doc[end + 2].lower_ if end + 2 < len(doc) else ""
+            if doc[end].lower_ == "per" or (
+                (units.is_duration(over_unit) or units.is_currency(unit)) and after not in ("ago", "earlier")
+            ):
+                per = over_unit or over.lemma_.lower()
+                end += 2
+        if per is not None and unit is not None:
+            unit = f"{unit} per {per}"
         if counted_tok is not None and counted_tok.ent_type_ == "DATE":
             continue
-        sent = last.sent.text.strip()
+        if units.is_duration(unit) and end < len(doc) and doc[end].lower_ in _DATE_AFTER:
+            continue  # "1 year ago": a date
         out.append(
             Quantity(
                 text=doc[start:end].text,
                 value=value,
                 high=high,
                 qualifier=qualifier,
+                bound=_bound(qualifier, high),
                 unit=unit,
                 counted=counted,
-                sentence=sent,
+                per=per,
+                sentence=last.sent.text.strip(),
             )
         )
+    taken = {q.text for q in out}
+    out.extend(q for q in _vague(doc) if q.text not in taken)
     return out
+
+
+def _bound(qualifier: str | None, high: float | None) -> str:
+    if high is not None:
+        return "range"
+    if qualifier is None:
+        return "exact"
+    return _BOUNDS.get(qualifier, "approx")
+
+
+def _unit_after(doc: Doc, end: int, unit: str | None, scaled: bool) -> tuple[str, int] | None:
+    """(unit, end) of the unit written after a number ending at `end`, or None: "%", "percentage points",
+    "10km", "6.1-inch" (a compound adjective), "a 30-year-old", "Australian dollars", "5 million pounds"
+    (sterling after a scale word, weight else)."""
+    if end >= len(doc):
+        return None
+    nxt = doc[end]
+    age = _age_end(doc, end)
+    if age is not None:
+        return "years of age", age
+    at = end + 1 if nxt.text == "-" and not nxt.whitespace_ and not doc[end - 1].whitespace_ else end
+    match = units.unit_at(doc, at) if at < len(doc) else None
+    if match is not None and match.end == at + 1 and doc[at].pos_ in _NOT_UNIT_POS:
+        match = None  # one word the parser reads as no noun: "5 second" in "the 5 second-largest"
+    if match is None:
+        # "7.5 million Danish crowns": a currency name CLDR spells otherwise, kept as written.
+        if (
+            at + 1 < len(doc)
+            and doc[at].text[:1].isupper()
+            and doc[at].pos_ in ("ADJ", "PROPN")
+            and units.resolve(doc[at + 1].text) is None
+            and doc[at + 1].lower_ in units.currency_words()
+        ):
+            return f"{doc[at].text} {doc[at + 1].text}", at + 2
+        return None
+    found = match.unit
+    if found == "pound" and scaled:
+        found = units.currency_symbol("£") or found  # "5 million pounds" is money
+    if unit is not None and units.is_currency(unit) and not units.is_currency(found):
+        return None  # "$5 million" then a noun: the noun is counted, the unit stays the currency
+    return found, match.end
 
 
 def _qualifier_before(doc: Doc, start: int) -> tuple[str | None, int]:
@@ -297,13 +405,16 @@ def _counted_noun(doc: Doc, s: int, e: int, last: Token) -> Token | None:
             if h.ent_type_ in ("GPE", "ORG", "PERSON"):
                 continue
             return h
-    for c in last.children:  # "10,000 of the migrants"
+    return _counted_of(last)
+
+
+def _counted_of(tok: Token) -> Token | None:
+    """ "10,000 of the migrants", "hundreds of people": the noun after "of"."""
+    for c in tok.children:
         if c.dep_ == "prep" and c.lower_ == "of":
             objs = [o for o in c.children if o.dep_ == "pobj" and o.pos_ in ("NOUN", "PROPN")]
             if objs:
                 return objs[0]
-    if e < len(doc) and doc[e].pos_ == "NOUN" and doc[e].lower_ in _UNITS:
-        return doc[e]
     return None
 
 
