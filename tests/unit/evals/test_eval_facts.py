@@ -154,7 +154,7 @@ def test_train_ner_warm_starts_and_saves_the_best_epoch(tmp_path) -> None:
     train_file.write_text(_head_sentences(SHARED_DATA / "conll2003_train.txt", 400), "utf-8")
     dev_file.write_text(_head_sentences(CONLL_DEV, 60), "utf-8")
     lines: list[str] = []
-    best = train(train_file, dev_file, tmp_path / "model", max_epochs=1, log=lines.append)
+    best = train(train_file, dev_file, tmp_path / "model", max_epochs=1, dev_split=None, log=lines.append)
     # One epoch on 400 sentences: the copied encoder already finds most names.
     assert best > 0.4
     assert (tmp_path / "model" / "ner" / "model").exists()
