@@ -36,7 +36,15 @@ from pipeline.runtime.story_table import decision_rings, keep_story_state
 from pipeline.settings import Settings
 from schemas import DedupedArticle, FactsArticle, NormalizedArticle, RawArticle
 
-__all__ = ["BenchResult", "core_rate", "facts_cut", "facts_split", "run_bench", "transport_rate"]
+__all__ = [
+    "BenchResult",
+    "core_rate",
+    "facts_cut",
+    "facts_split",
+    "run_bench",
+    "transport_rate",
+    "words_rates",
+]
 
 
 @dataclass
@@ -55,6 +63,10 @@ class BenchResult:
     facts_cut: int = 0  # ... and how many of the articles it cuts: latency bought with their later facts
     facts_inline_chars: int | None = None  # FACTS__INLINE_CHARS (None: one pass) ...
     facts_split: int = 0  # ... and how many articles it reads in two passes (a head, then the whole)
+    # Words/s of the bare spaCy model and of the facts stage on the same texts, rounds alternated: the
+    # model's own speed is the limit the facts stage is held to.
+    spacy_words_per_s: float = 0.0
+    facts_words_per_s: float = 0.0
 
     def figures(self) -> dict[str, object]:
         return {
@@ -76,6 +88,11 @@ class BenchResult:
             "facts_cut": self.facts_cut,
             "facts_inline_chars": self.facts_inline_chars,
             "facts_split": self.facts_split,
+            "spacy_words_per_s": self.spacy_words_per_s,
+            "facts_words_per_s": self.facts_words_per_s,
+            "facts_over_spacy": self.facts_words_per_s / self.spacy_words_per_s
+            if self.spacy_words_per_s
+            else 0.0,
         }
 
 
@@ -212,6 +229,36 @@ def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, di
     return len(articles) / total, per_stage
 
 
+def words_rates(settings: Settings, articles: list[RawArticle], rounds: int = 3) -> tuple[float, float]:
+    """Return (words/s of the bare spaCy model, words/s of the facts stage) on the texts the facts stage
+    reads of `articles`, the two timed in alternating rounds so that a noisy machine slows both alike."""
+    import spacy
+
+    from pipeline.facts import FactExtractor
+    from pipeline.normalize import InvalidArticle
+
+    extractor = FactExtractor(settings.facts.spacy_model, aliases={}, max_chars=settings.facts.text_bound)
+    bare = spacy.load(settings.facts.spacy_model)
+    normalized = []
+    for raw in articles:
+        try:
+            normalized.append(_normalize(settings, encode(raw)))
+        except InvalidArticle:
+            continue
+    texts = [t for a in normalized for t in extractor.texts(a)]
+    words = sum(len(t.split()) for t in texts)
+    spent = {"spacy": 0.0, "facts": 0.0}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _doc in bare.pipe(texts):
+            pass
+        spent["spacy"] += time.perf_counter() - started
+        started = time.perf_counter()
+        extractor.extract_many(normalized)
+        spent["facts"] += time.perf_counter() - started
+    return words * rounds / spent["spacy"], words * rounds / spent["facts"]
+
+
 # The topics an article crosses, in order, each named by the stage that writes it.
 _HOPS = (("normalize", NORMALIZED), ("dedupe", DEDUPED), ("facts", FACTS), ("stories", ENRICHED))
 
@@ -288,6 +335,12 @@ def run_bench(
         result.facts_cut = facts_cut(stack.settings, articles)
         result.facts_inline_chars = stack.settings.facts.inline_bound
         result.facts_split = facts_split(stack.settings, articles)
+        say("words: the bare spaCy model and the facts stage on the same texts, alternated")
+        result.spacy_words_per_s, result.facts_words_per_s = words_rates(stack.settings, articles)
+        say(
+            f"  spaCy {result.spacy_words_per_s:,.0f} words/s, facts {result.facts_words_per_s:,.0f} words/s"
+            f" ({result.facts_words_per_s / result.spacy_words_per_s:.2f}x)"
+        )
 
         say("pipeline: everything published at once, until all reached the sink")
         stack.start("worker")

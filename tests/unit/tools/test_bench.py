@@ -8,8 +8,9 @@ import pytest
 
 from pipeline.runtime.seeder import Seeder
 from pipeline.settings import Settings
-from pipeline.tools.bench import BenchResult, _percentile, facts_cut, facts_split, hop_medians
+from pipeline.tools.bench import BenchResult, _percentile, facts_cut, facts_split, hop_medians, words_rates
 from schemas import RawArticle
+from tests.conftest import raw_seed
 
 
 def test_hop_medians_split_publish_to_sink_into_stages() -> None:
@@ -138,3 +139,10 @@ def test_paced_publish_sends_each_article_as_soon_as_it_is_taken(monkeypatch: py
     assert sent == [f"a{number}" for number in range(5)]
     assert producer.sent_at == taken_at
     assert producer.sent_at == pytest.approx([100.0, 100.05, 100.1, 100.15, 100.2])
+
+
+def test_words_rates_time_the_bare_model_and_the_facts_stage_on_the_same_texts() -> None:
+    spacy_rate, facts_rate = words_rates(Settings(_env_file=None), [raw_seed("002")], rounds=1)
+    assert spacy_rate > 0 and facts_rate > 0
+    figures = BenchResult(articles=1, spacy_words_per_s=spacy_rate, facts_words_per_s=facts_rate).figures()
+    assert figures["facts_over_spacy"] == pytest.approx(facts_rate / spacy_rate)
