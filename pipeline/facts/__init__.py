@@ -13,8 +13,9 @@ reads everything off that single parse:
   aliases) and given an ``entity_id`` that depends only on the canonical name, so it is
   equal across articles;
 - quantities: number tokens outside dates/ordinals/names ("Big 12", "Apple Watch 5"), with
-  qualifier, range, unit (glued "640bhp", rates "$2.11 per gallon", "Australian dollars", ages),
-  counted noun (from the dependency parse) and sentence; lengths of time ("in 15 years") count;
+  qualifier and bound, range, unit (pint's units and the CLDR's currencies, `units`: "640bhp",
+  "190 km/h", "A$50", "Australian dollars", ages), what a rate is per ("$2.11 per gallon"), counted
+  noun (from the dependency parse) and sentence; lengths of time ("in 15 years") count;
 - quotes: quote-mark scanning across paragraphs (news convention for multi-paragraph
   quotes), attributed through the nearest cue verb ("said", "told", "according to") and
   its subject, a colon's introducing clause ("Limbaugh continued: “...”") or a dash credit
