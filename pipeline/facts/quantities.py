@@ -182,6 +182,12 @@ def _glued(tok: Token) -> tuple[float, str] | None:
     return None
 
 
+def _group_value(doc: Doc, s: int, e: int) -> tuple[float | None, str | None]:
+    """(value, glued unit) of the number at doc[s:e]: "640bhp" -> (640, "bhp"), "two million" -> (2e6, None)."""
+    glued = _glued(doc[s]) if e - s == 1 else None
+    return glued if glued is not None else (parse_number(doc[s:e].text), None)
+
+
 def _age_end(doc: Doc, i: int) -> int | None:
     """The token after "-year-old" / "years old" written at doc[i], else None."""
     for n in (3, 2):
@@ -257,8 +263,7 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
     for gi, (s, e) in enumerate(groups):
         if gi in used:
             continue
-        glued = _glued(doc[s]) if e - s == 1 else None
-        value = parse_number(doc[s:e].text) if glued is None else glued[0]
+        value, glued_unit = _group_value(doc, s, e)
         if value is None:
             continue
         high = None
@@ -274,8 +279,7 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
                 or (joiner in ("to", "-", "\u2013", "and") and lead in ("between", "from"))
                 or (joiner in ("to", "-", "\u2013") and lead not in ("up",))
             ):
-                g2 = _glued(doc[s2]) if e2 - s2 == 1 else None
-                hv = parse_number(doc[s2:e2].text) if g2 is None else g2[0]
+                hv, _ = _group_value(doc, s2, e2)
                 if hv is not None and hv > value:
                     high = hv
                     end = e2
@@ -283,7 +287,7 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
                     if lead in ("between", "from"):
                         start = s - 1
                     qualifier = "between"
-        unit = glued[1] if glued else None
+        unit = glued_unit
         if unit is None and start > 0 and (code := units.currency_symbol(doc[start - 1].text)) is not None:
             unit = code
             start -= 1

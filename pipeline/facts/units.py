@@ -33,6 +33,7 @@ __all__ = [
     "glued_unit",
     "is_currency",
     "is_duration",
+    "load",
     "resolve",
     "unit_at",
 ]
@@ -103,7 +104,7 @@ def _currencies() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
     for code in codes:
         for count in (1, 2):
             name = get_currency_name(code, count=count, locale="en").lower()
-            if name.lower() == code.lower():
+            if name == code.lower():
                 continue
             names.setdefault(name, code)
             last_words.setdefault(name.split()[-1], set()).add(code)
@@ -172,6 +173,8 @@ def _physical(text: str, glued: bool = False) -> str | None:
     return (prefix + name).replace("_", " ")
 
 
+# Read for every number and the words after it, many of them again and again ("people", "percent").
+@lru_cache(maxsize=8192)
 def resolve(text: str) -> str | None:
     """The unit a written unit names ("km" -> "kilometer", "Australian dollars" -> "AUD", "mph" ->
     "mile per hour", "per cent" -> "percent"), or None when neither source nor the news table knows it."""
