@@ -43,6 +43,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -178,14 +179,22 @@ def entities(file: Path, limit: int | None, raw: bool, show_errors: int, split: 
     """Entity-level P/R/F1 on a CoNLL-2003 file (conlleval semantics; label mapping in the module doc)."""
     from spacy.tokens import Doc
 
-    sentences = [s for _, s in select(read_conll_documents(file), itemgetter(0), split)][:limit]
+    keyed = select(read_conll_documents(file), itemgetter(0), split)[:limit]
+    sentences = [s for _, s in keyed]
     extractor = _extractor()
     docs = [Doc(extractor.nlp.vocab, words=words) for words, _ in sentences]
     started = time.perf_counter()
+    parsed = list(extractor.nlp.pipe(docs, batch_size=256))
     predicted: list[set[tuple[int, int, str]]] = []
-    for doc in extractor.nlp.pipe(docs, batch_size=256):
-        spans = [(e.start, e.end, e.label_) for e in doc.ents] if raw else extractor.entity_spans(doc)
-        predicted.append({(s, e, to_conll_label(lab)) for s, e, lab in spans if to_conll_label(lab)})
+    # A CoNLL document is one article: its sentences are read together, as the stage reads an article's parts.
+    for _, group in groupby(zip(keyed, parsed, strict=True), key=lambda pair: pair[0][0]):
+        article = [doc for _, doc in group]
+        if raw:
+            per_doc = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in article]
+        else:
+            per_doc = extractor.entity_spans(article)
+        for spans in per_doc:
+            predicted.append({(s, e, to_conll_label(lab)) for s, e, lab in spans if to_conll_label(lab)})
     elapsed = time.perf_counter() - started
     gold = [set(spans) for _, spans in sentences]
     counts = score_spans(gold, predicted)
@@ -202,9 +211,7 @@ def entities(file: Path, limit: int | None, raw: bool, show_errors: int, split: 
                 click.echo(f"    missed {lab:<4} {' '.join(ws[s:e])}")
             for s, e, lab in sorted(p - g):
                 click.echo(f"    wrong  {lab:<4} {' '.join(ws[s:e])}")
-    click.echo(
-        f"{file.name}: {len(sentences)} sentences, {words} words, {len(set().union(*gold)) if gold else 0} gold entities"
-    )
+    click.echo(f"{file.name}: {len(sentences)} sentences, {words} words, {sum(map(len, gold))} gold entities")
     click.echo(counts["all"].line("overall"))
     for label in ("PER", "ORG", "LOC", "MISC"):
         click.echo(counts.get(label, Counts()).line(label))
@@ -293,7 +300,7 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, sp
     located = extractor.locate_quotes(articles)
     elapsed = time.perf_counter() - started
 
-    counts, jaccard_counts, speaker_right, missed, spurious = Counts(), Counts(), 0, [], []
+    counts, jaccard_counts, speaker_right, missed, spurious, misattributed = Counts(), Counts(), 0, [], [], []
     for row, offs, found in zip(rows, offsets, located, strict=True):
         text = row["text"]
         annotations = row["annotations"]
@@ -345,6 +352,11 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, sp
                 surname = q.quote.speaker_entity_id.split(":", 1)[1].split("-")[-1]
                 right = surname in name_key(source["text"]).split()
             speaker_right += right
+            if not right:
+                said_by = text[offs[p] + s : offs[p] + e]
+                misattributed.append(
+                    (row["article_id"], f"{said_by} (gold: {source['text']}): {q.quote.text}")
+                )
         missed += [
             (row["article_id"], g["content"]["text"])
             for gi, g in enumerate(gold)
@@ -352,7 +364,7 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, sp
         ]
         spurious += [(row["article_id"], q.quote.text) for pi, q in enumerate(found) if pi not in matched]
 
-    for title, items in (("missed", missed), ("spurious", spurious)):
+    for title, items in (("missed", missed), ("spurious", spurious), ("speaker", misattributed)):
         for article_id, quote_text in items[:show_errors]:
             click.echo(f"{title:<8} {article_id[:40]:<40} {quote_text[:110]!r}")
     words = sum(len(r["text"].split()) for r in rows)

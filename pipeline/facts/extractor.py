@@ -22,7 +22,8 @@ from pipeline.facts.aliases import cluster_mentions
 from pipeline.facts.attribute_ruler import index_attribute_ruler
 from pipeline.facts.components import MERGE_ENTITIES, STASH_ONTONOTES
 from pipeline.facts.dates import find_dates
-from pipeline.facts.mentions import find_mentions
+from pipeline.facts.document import agree
+from pipeline.facts.mentions import Mention, find_mentions
 from pipeline.facts.quantities import find_quantities
 from pipeline.facts.quotes import LocatedQuote, attribute_quotes
 from pipeline.facts.truecase import truecase_headline
@@ -150,10 +151,13 @@ class FactExtractor:
         quotes, in the same order, as `extract_many` reports."""
         return [a.located_quotes() for a in self._analyse(articles, batch_size)]
 
-    def entity_spans(self, doc: Doc) -> list[tuple[int, int, str]]:
-        """Return the (start token, end token, label) of the entity mentions the stage reads off a
-        parsed `doc`, before they are merged into entities (for evaluation)."""
-        return [(m.start, m.end, m.label) for m in find_mentions(doc, 0)]
+    def entity_spans(self, docs: Sequence[Doc]) -> list[list[tuple[int, int, str]]]:
+        """Return, for each of one article's parsed `docs`, the (start token, end token, label) of the entity
+        mentions the stage reads off it, before they are merged into entities (for evaluation)."""
+        spans: list[list[tuple[int, int, str]]] = [[] for _ in docs]
+        for m in article_mentions(docs):
+            spans[m.part].append((m.start, m.end, m.label))
+        return spans
 
     def _analyse(self, articles: Sequence[NormalizedArticle], batch_size: int) -> list[_ArticleFacts]:
         texts = [(text, (ai, pi)) for ai, a in enumerate(articles) for pi, text in enumerate(self.texts(a))]
@@ -161,6 +165,12 @@ class FactExtractor:
         for doc, (ai, _pi) in self.nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
             docs[ai].append(doc)
         return [_ArticleFacts(a, d, self.aliases) for a, d in zip(articles, docs, strict=True)]
+
+
+def article_mentions(docs: Sequence[Doc]) -> list[Mention]:
+    """The entity mentions of one article's parsed parts (``Mention.part`` indexes `docs`), each doc's
+    repaired, then made to agree across the article."""
+    return agree(docs, [m for part, doc in enumerate(docs) for m in find_mentions(doc, part)])
 
 
 def _parts(article: NormalizedArticle) -> list[str]:
@@ -224,7 +234,7 @@ class _ArticleFacts:
         self.article = article
         self.docs = docs
         self.aliases = aliases
-        self.mentions = [m for part, doc in enumerate(docs) for m in find_mentions(doc, part)]
+        self.mentions = article_mentions(docs)
         self.clusters = cluster_mentions(self.mentions, aliases)
 
     def facts(self) -> Facts:

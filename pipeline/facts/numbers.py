@@ -8,17 +8,35 @@ from __future__ import annotations
 
 import re
 
-from text_to_num import text2num
+from text_to_num import alpha2digit, text2num
 
 from pipeline import lexicons
 
-__all__ = ["NUMBER_RE", "SCALES", "SUFFIX_SCALES", "parse_number"]
+__all__ = ["NUMBER_RE", "SCALES", "SUFFIX_SCALES", "fraction_denominator", "parse_number"]
 
 # Scale word -> factor ("two million"), and suffix glued to the digits -> factor ("1.5bn", "10k").
 SCALES: dict[str, float] = lexicons.table("number_scales")["words"]
 SUFFIX_SCALES: dict[str, float] = lexicons.table("number_scales")["suffixes"]
+# Fraction words that are not ordinals ("half", "quarter") -> denominator.
+_FRACTIONS: dict[str, int] = lexicons.table("number_scales")["fractions"]
+# An ordinal as text_to_num writes it in digits, maybe plural: "thirds" -> "3rds".
+_ORDINAL_RE = re.compile(r"^(\d+)(?:st|nd|rd|th)s?$")
 # Digits, maybe with thousands commas and decimals, then up to three letters (a suffix or a glued unit).
 NUMBER_RE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([a-z]{0,3})$")
+
+
+def fraction_denominator(word: str) -> int | None:
+    """The denominator a fraction word stands for ("half" 2, "quarters" 4, "thirds" 3, "tenth" 10), or None.
+    "first" and "second" are no fractions ("a second of the ..." is rare beside "the second of ...")."""
+    low = word.lower()
+    if low in _FRACTIONS:
+        return _FRACTIONS[low]
+    if not low.isalpha():
+        return None
+    m = _ORDINAL_RE.match(alpha2digit(low, "en"))
+    if m is None or int(m.group(1)) < 3:
+        return None
+    return int(m.group(1))
 
 
 def parse_number(text: str) -> float | None:

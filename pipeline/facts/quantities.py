@@ -22,7 +22,7 @@ from pipeline import lexicons
 from pipeline.facts import units
 from pipeline.facts.components import SUBJECT_DEPS, ontonotes_label
 from pipeline.facts.dates import MONTHS, month_number
-from pipeline.facts.numbers import NUMBER_RE, SCALES, SUFFIX_SCALES, parse_number
+from pipeline.facts.numbers import NUMBER_RE, SCALES, SUFFIX_SCALES, fraction_denominator, parse_number
 from pipeline.text import name_key
 from schemas.models import Quantity
 
@@ -45,9 +45,10 @@ _BOUNDS = {q.text: q.bound for q in lexicons.qualifiers()}
 _GLUED_RE = re.compile(r"^(\d[\d,]*(?:\.\d+)?)([A-Za-z]{1,3})$")
 _GLUED_CURRENCY_RE = re.compile(r"^([A-Z]{0,3}\$|[^\w\s])(\d[\d,]*(?:\.\d+)?)([a-z]{0,3})$")
 # "hundreds of migrants": the plural of a scale, read as the range from it to ten times it.
-_VAGUE_SCALES = {f"{word}s": factor for word, factor in SCALES.items()}
-# After a length of time, these make it a date ("a year ago", "two days later").
-_DATE_AFTER = frozenset({"ago", "earlier", "later", "before", "after", "since"})
+_VAGUE_SCALES = {f"{word}s": factor for word, factor in SCALES.items()} | {"dozens": 12.0}
+# After a length of time, "ago" makes it a point in time, a date ("a year ago"); "later" and "earlier"
+# keep it a length, the time between two events ("six minutes later").
+_DATE_AFTER = frozenset({"ago"})
 _TENS_OF = {"tens": 10.0, "hundreds": 100.0}
 # Words that make what follows a rate: "$2.11 per gallon", "10,000 people a day".
 _PER_WORDS = frozenset({"per", "a", "an", "each", "every"})
@@ -256,12 +257,71 @@ def _vague(doc: Doc) -> list[Quantity]:
     return out
 
 
+def _fractions(doc: Doc) -> list[tuple[Quantity, range]]:
+    """ "two-thirds of voters", "a third of those screened", "half of the respondents", "one in five adults":
+    the share as a value (0.667, 0.333, 0.5, 0.2) with what it is a share of, and the tokens it covers."""
+    out = []
+    for tok in doc:
+        i = tok.i
+        denominator = fraction_denominator(tok.text)
+        if denominator is not None and i + 1 < len(doc) and doc[i + 1].lower_ == "of":
+            at = i - 1 if i > 0 and doc[i - 1].text == "-" and not doc[i - 1].whitespace_ else i
+            numerator = _numerator(doc[at - 1]) if at > 0 else None
+            if numerator is None and denominator != 2:
+                continue  # "the final third of the pitch"; but "half of ..." needs no "one"
+            start = at - 1 if numerator is not None else i
+            counted = _counted_of(tok) or _object_of(doc[i + 1])
+            if counted is None or (numerator or 1) >= denominator:
+                continue
+            value = (numerator or 1) / denominator
+        elif tok.lower_ == "in" and 0 < i < len(doc) - 2:
+            numerator, over = _numerator(doc[i - 1]), parse_number(doc[i + 1].text)
+            counted = doc[i + 2] if doc[i + 2].pos_ in ("NOUN", "PROPN") else None
+            # "in" must hang off the first number: "scored 3 in 10 games" is no share.
+            if numerator is None or over is None or counted is None or tok.head.i != i - 1:
+                continue
+            if not 1 <= numerator < over:
+                continue
+            start, value = i - 1, numerator / over
+        else:
+            continue
+        if start > 0 and doc[start - 1].text == "-":
+            continue
+        end = counted.i + 1
+        qualifier, start = _qualifier_before(doc, start)
+        quantity = Quantity(
+            text=doc[start:end].text,
+            value=value,
+            qualifier=qualifier,
+            bound=_bound(qualifier, None),
+            counted=counted.lower_,
+            sentence=tok.sent.text.strip(),
+        )
+        out.append((quantity, range(start, end)))
+    return out
+
+
+def _numerator(tok: Token) -> int | None:
+    """The count a fraction's first word writes ("a" and "one" 1, "two" 2, "3" 3), or None."""
+    if tok.lower_ in ("a", "an"):
+        return 1
+    value = parse_number(tok.text) if tok.like_num else None
+    return int(value) if value is not None and value.is_integer() and value >= 1 else None
+
+
+def _object_of(prep: Token) -> Token | None:
+    """The object of a preposition, whatever it is: "those" in "a third of those screened"."""
+    return next((c for c in prep.children if c.dep_ == "pobj"), None)
+
+
 def _doc_quantities(doc: Doc) -> list[Quantity]:
     out = []
     groups = _groups(doc)
+    fractions = _fractions(doc)
+    in_fraction = {i for _, covered in fractions for i in covered}
     used: set[int] = set()
     for gi, (s, e) in enumerate(groups):
-        if gi in used:
+        if gi in used or s in in_fraction:
             continue
         value, glued_unit = _group_value(doc, s, e)
         if value is None:
@@ -328,7 +388,7 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
         if counted_tok is not None and counted_tok.ent_type_ == "DATE":
             continue
         if units.is_duration(unit) and end < len(doc) and doc[end].lower_ in _DATE_AFTER:
-            continue  # "1 year ago": a date
+            continue
         out.append(
             Quantity(
                 text=doc[start:end].text,
@@ -342,6 +402,7 @@ def _doc_quantities(doc: Doc) -> list[Quantity]:
                 sentence=last.sent.text.strip(),
             )
         )
+    out.extend(q for q, _ in fractions)
     taken = {q.text for q in out}
     out.extend(q for q in _vague(doc) if q.text not in taken)
     return out

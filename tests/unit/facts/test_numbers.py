@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.facts import parse_number
+from pipeline.facts.numbers import fraction_denominator
 
 
 @pytest.mark.parametrize(
@@ -27,3 +28,16 @@ from pipeline.facts import parse_number
 )
 def test_parse_number(text: str, value: float | None) -> None:
     assert parse_number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("word", "denominator"),
+    [("half", 2), ("quarters", 4), ("third", 3), ("Thirds", 3), ("tenths", 10), ("hundredth", 100)],
+)
+def test_fraction_denominator(word: str, denominator: int) -> None:
+    assert fraction_denominator(word) == denominator
+
+
+@pytest.mark.parametrize("word", ["first", "second", "three", "party", "3rd"])
+def test_no_fraction_denominator(word: str) -> None:
+    assert fraction_denominator(word) is None

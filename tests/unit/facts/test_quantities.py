@@ -146,6 +146,42 @@ def test_a_length_of_time_before_ago_is_a_date(extractor) -> None:
     assert extractor.extract(snippet("", "The law passed a year ago, 1 year ago today.")).quantities == []
 
 
+def test_a_length_of_time_between_two_events_is_a_quantity(extractor) -> None:
+    (q,) = extractor.extract(snippet("", "Pepe curled in the equaliser six minutes later.")).quantities
+    assert (q.value, q.unit) == (6, "minute")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "value", "counted", "bound"),
+    [
+        ("Two-thirds of voters backed the plan.", "Two-thirds of voters", 2 / 3, "voters", "exact"),
+        ("A third of those screened were obese.", "A third of those", 1 / 3, "those", "exact"),
+        ("Half of the respondents said no.", "Half of the respondents", 0.5, "respondents", "exact"),
+        ("About a quarter of the staff left.", "About a quarter of the staff", 0.25, "staff", "approx"),
+        ("One in five adults smoke.", "One in five adults", 0.2, "adults", "exact"),
+    ],
+)
+def test_a_share_is_its_fraction(
+    extractor, sentence: str, text: str, value: float, counted: str, bound: str
+) -> None:
+    (q,) = extractor.extract(snippet("", sentence)).quantities
+    assert (q.text, q.counted, q.bound) == (text, counted, bound)
+    assert q.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Both teams struggled in the final third of the pitch.", "The board asked for a third-party review."],
+)
+def test_an_ordinal_is_no_share(extractor, sentence: str) -> None:
+    assert extractor.extract(snippet("", sentence)).quantities == []
+
+
+def test_a_count_in_so_many_games_is_no_share(extractor) -> None:
+    values = [q.value for q in extractor.extract(snippet("", "He scored 3 in 10 games.")).quantities]
+    assert 0.3 not in values and 10 in values
+
+
 @pytest.mark.parametrize(
     ("sentence", "bound", "value", "high"),
     [
@@ -155,6 +191,7 @@ def test_a_length_of_time_before_ago_is_a_date(extractor) -> None:
         ("The firm cut 1,500 jobs.", "exact", 1_500, None),
         ("Hundreds of migrants waited at the border.", "range", 100, 1_000),
         ("Tens of thousands of people marched.", "range", 10_000, 100_000),
+        ("Dozens of people were killed on Friday.", "range", 12, 120),
     ],
 )
 def test_bounds_are_structured(extractor, sentence: str, bound: str, value: float, high) -> None:
