@@ -101,10 +101,11 @@ class Quantity(Record):
     value: float = Field(description="Normalized value; for a range, its low end.")
     high: float | None = Field(default=None, description="High end of a range ('between 6,000 and 10,000').")
     qualifier: str | None = Field(default=None, description="'more than', 'up to', 'about', 'between', ...")
-    bound: Literal["exact", "approx", "lower", "upper", "range"] = Field(
+    bound: Literal["exact", "approx", "lower", "upper", "range", "magnitude"] = Field(
         default="exact",
         description="What the text says of the true value: it is `value` (exact), near it (approx), at least "
-        "it (lower: 'more than'), at most it (upper: 'up to'), or between `value` and `high` (range).",
+        "it (lower: 'more than'), at most it (upper: 'up to'), between `value` and `high` (range), or only its "
+        "order of magnitude, from `value` to `high` (magnitude: 'hundreds of migrants' is 100 to 1,000).",
     )
     unit: str | None = Field(default=None, description="Unit when measured ('miles', 'percent', 'USD').")
     counted: str | None = Field(default=None, description="The noun counted ('apprehensions', 'people').")

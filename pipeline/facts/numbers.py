@@ -48,6 +48,8 @@ def parse_number(text: str) -> float | None:
     if not s:
         return None
     words = s.replace("-", " ").split()
+    if not words:
+        return None  # a lone hyphen or dash
     if words[0] in ("a", "an", "one") and len(words) > 1 and words[1] in ("dozen", *SCALES):
         words[0] = "1"
     if words == ["1", "dozen"] or words == ["dozen"]:

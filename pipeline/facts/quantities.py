@@ -249,7 +249,7 @@ def _vague(doc: Doc) -> list[Quantity]:
                 text=doc[start:end].text,
                 value=factor,
                 high=factor * 10,
-                bound="range",
+                bound="magnitude",
                 counted=counted.lower_,
                 sentence=tok.sent.text.strip(),
             )

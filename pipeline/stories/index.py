@@ -539,7 +539,8 @@ class StoryIndex:
                 s.entities[e.entity_id] = [e.canonical, e.label, 1]
         if s.top is not None:
             s.top.raise_(s.entities, seen)
-        mentions = [mention(q, article.body) for q in article.facts.quantities]
+        # A claim compares the figures sources report; "hundreds of migrants" is no figure, only a magnitude.
+        mentions = [mention(q, article.body) for q in article.facts.quantities if q.bound != "magnitude"]
         add_claims(s.claims, article.article_id, mentions)
         s.first_ts = min(s.first_ts, ts)
         s.last_ts = max(s.last_ts, ts)

@@ -24,6 +24,8 @@ from pipeline.facts.numbers import fraction_denominator
         ("fiscal", None),
         ("24World", None),
         ("", None),
+        ("-", None),
+        ("\u2013", None),
     ],
 )
 def test_parse_number(text: str, value: float | None) -> None:

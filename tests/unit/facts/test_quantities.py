@@ -189,9 +189,9 @@ def test_a_count_in_so_many_games_is_no_share(extractor) -> None:
         ("Up to 40 percent of homes lost power.", "upper", 40, None),
         ("Between 6,000 and 10,000 people joined the march.", "range", 6_000, 10_000),
         ("The firm cut 1,500 jobs.", "exact", 1_500, None),
-        ("Hundreds of migrants waited at the border.", "range", 100, 1_000),
-        ("Tens of thousands of people marched.", "range", 10_000, 100_000),
-        ("Dozens of people were killed on Friday.", "range", 12, 120),
+        ("Hundreds of migrants waited at the border.", "magnitude", 100, 1_000),
+        ("Tens of thousands of people marched.", "magnitude", 10_000, 100_000),
+        ("Dozens of people were killed on Friday.", "magnitude", 12, 120),
     ],
 )
 def test_bounds_are_structured(extractor, sentence: str, bound: str, value: float, high) -> None:
