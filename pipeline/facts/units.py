@@ -20,6 +20,7 @@ reads a currency written before a number.
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from tokenize import TokenError
 from typing import NamedTuple
 
 from spacy.tokens import Doc
@@ -126,6 +127,11 @@ def currency_words() -> frozenset[str]:
     )
 
 
+# pint reads a unit as a Python expression, so text that is none ("K-9 units") raises what Python's own
+# tokenizer raises as well as pint's errors (subclasses of ValueError and AttributeError).
+_PARSE_ERRORS = (ValueError, AttributeError, TypeError, SyntaxError, TokenError)
+
+
 @lru_cache(maxsize=1024)
 def is_duration(unit: str | None) -> bool:
     """Whether a reported unit is a length of time ("day", "week", "hour")."""
@@ -133,7 +139,7 @@ def is_duration(unit: str | None) -> bool:
         return False
     try:
         return bool(_registry().parse_units(unit.replace(" ", "_")).dimensionality == {"[time]": 1})
-    except (ValueError, AttributeError, TypeError):
+    except _PARSE_ERRORS:
         return False
 
 
@@ -162,7 +168,7 @@ def _physical(text: str, glued: bool = False) -> str | None:
     registry = _registry()
     try:
         parses = registry.parse_unit_name(text) or registry.parse_unit_name(text, case_sensitive=False)
-    except (ValueError, AttributeError):
+    except _PARSE_ERRORS:
         return None
     parses = [(prefix, name) for prefix, name, _suffix in parses if prefix in _NEWS_PREFIXES]
     if len(parses) != 1 or parses[0][1] in _lookalikes():

@@ -71,3 +71,15 @@ def test_kinds_of_unit() -> None:
     assert is_currency("JPY") and not is_currency("kilometer")
     assert is_duration("day") and is_duration("week") and not is_duration("kilometer")
     assert not is_duration("USD") and not is_duration(None)
+
+
+@pytest.mark.parametrize("unit", ["K-9 units", "1st-degree", "9mm", "(", "a b c", "5_000"])
+def test_text_pint_cannot_parse_is_no_duration(unit: str) -> None:
+    assert is_duration(unit) is False
+
+
+def test_a_name_with_digits_after_a_number_is_no_unit(extractor) -> None:
+    from tests.conftest import snippet
+
+    facts = extractor.extract(snippet("", "Police used two K-9 units to search the area for 3 hours."))
+    assert [q.value for q in facts.quantities] == [2, 3]
