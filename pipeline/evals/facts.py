@@ -57,12 +57,16 @@ from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from pipeline.facts import FactExtractor
+    from pipeline.facts.quotes import LocatedQuote
+    from schemas.models import NormalizedArticle
 
 __all__ = [
     "entities",
     "iob_chunks",
     "match_greedy",
     "normalize_unit",
+    "polnear_article",
+    "polnear_gold",
     "quantities",
     "quotes",
     "read_conll",
@@ -267,6 +271,81 @@ def paragraphs_with_offsets(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def polnear_article(row: dict) -> tuple[NormalizedArticle, list[int]]:
+    """Return a PolNeAR row as the article the stage reads (its non-blank lines are the paragraphs) and the
+    character offset of each paragraph in the row's ``text``."""
+    from schemas.models import NormalizedArticle
+
+    paras = paragraphs_with_offsets(row["text"])
+    article = NormalizedArticle(
+        article_id=row["article_id"],
+        feed="polnear",
+        received_at=_RECEIVED,
+        headline=row.get("title") or "",
+        paragraphs=[p for _, p in paras],
+        body="\n\n".join(p for _, p in paras),
+        word_count=len(row["text"].split()),
+    )
+    return article, [o for o, _ in paras]
+
+
+def polnear_gold(row: dict) -> list[dict]:
+    """Return the gold quotes of a PolNeAR row: the attributions of its alphabetically first annotator whose
+    content has quote marks."""
+    annotations = row["annotations"]
+    if not annotations:
+        return []
+    return [
+        a for a in annotations[sorted(annotations)[0]] if a["content"] is not None and a["has_quote_marks"]
+    ]
+
+
+def quote_overlaps(
+    text: str, offsets: list[int], located: list[LocatedQuote], gold_chars: list[set[int]]
+) -> tuple[list[LocatedQuote], list[set[int]], dict[tuple[int, int], float]]:
+    """Return one article's predictions as PolNeAR counts them, the first quote of each attribution (the
+    quotes of one attribution are one span), their characters in ``text``, and the overlap of every
+    (prediction, gold) pair that shares a character."""
+    groups: dict[int, list[LocatedQuote]] = {}
+    for q in located:
+        groups.setdefault(q.attribution, []).append(q)
+    pred_chars = [
+        _chars(text, [(offsets[p] + s, offsets[p] + e) for q in g for p, s, e in q.content])
+        for g in groups.values()
+    ]
+    scores = {
+        (pi, gi): len(pc & gc) / len(gc)
+        for pi, pc in enumerate(pred_chars)
+        for gi, gc in enumerate(gold_chars)
+        if gc and pc & gc
+    }
+    return [g[0] for g in groups.values()], pred_chars, scores
+
+
+def gold_source(attribution: dict) -> dict | None:
+    """Return the source span of a gold attribution (its cue span when the two were annotated the wrong way
+    round: a source that is only a cue word), or None when it has none."""
+    from pipeline.text import name_key
+
+    source, cue = attribution["source"], attribution["cue"]
+    if source is not None and cue is not None and name_key(source["text"]) in _CUE_WORDS:
+        return cue
+    return source
+
+
+def speaker_matches(text: str, span: tuple[int, int], entity_id: str | None, source: dict) -> bool:
+    """True when a speaker mention (characters ``span`` of ``text``, resolved to ``entity_id``) is the gold
+    ``source``: their characters overlap, or the entity's surname is a word of the source."""
+    from pipeline.text import name_key
+
+    if _chars(text, [span]) & _chars(text, map(tuple, source["spans"])):
+        return True
+    if not entity_id:
+        return False
+    surname = entity_id.split(":", 1)[1].split("-")[-1]
+    return surname in name_key(source["text"]).split()
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--limit", type=int, default=None, help="Score only the first N articles.")
@@ -275,27 +354,14 @@ def paragraphs_with_offsets(text: str) -> list[tuple[int, str]]:
 @split_option
 def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, split: str | None) -> None:
     """Direct-quote P/R/F1 and speaker accuracy on a PolNeAR file (matching in the module doc)."""
-    from pipeline.text import name_key
-    from schemas.models import NormalizedArticle
-
     rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = select(rows, lambda row: str(row["article_id"]), split)[:limit]
     extractor = _extractor()
     articles, offsets = [], []
     for row in rows:
-        paras = paragraphs_with_offsets(row["text"])
-        offsets.append([o for o, _ in paras])
-        articles.append(
-            NormalizedArticle(
-                article_id=row["article_id"],
-                feed="polnear",
-                received_at=_RECEIVED,
-                headline=row.get("title") or "",
-                paragraphs=[p for _, p in paras],
-                body="\n\n".join(p for _, p in paras),
-                word_count=len(row["text"].split()),
-            )
-        )
+        article, offs = polnear_article(row)
+        articles.append(article)
+        offsets.append(offs)
     started = time.perf_counter()
     located = extractor.locate_quotes(articles)
     elapsed = time.perf_counter() - started
@@ -303,32 +369,9 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, sp
     counts, jaccard_counts, speaker_right, missed, spurious, misattributed = Counts(), Counts(), 0, [], [], []
     for row, offs, found in zip(rows, offsets, located, strict=True):
         text = row["text"]
-        annotations = row["annotations"]
-        gold = (
-            [
-                a
-                for a in annotations[sorted(annotations)[0]]
-                if a["content"] is not None and a["has_quote_marks"]
-            ]
-            if annotations
-            else []
-        )
+        gold = polnear_gold(row)
         gold_chars = [_chars(text, map(tuple, a["content"]["spans"])) for a in gold]
-        # PolNeAR's unit is the attribution: the quotes of one attribution count once, as one span.
-        groups: dict[int, list] = {}
-        for q in found:
-            groups.setdefault(q.attribution, []).append(q)
-        found = [g[0] for g in groups.values()]
-        pred_chars = [
-            _chars(text, [(offs[p] + s, offs[p] + e) for q in g for p, s, e in q.content])
-            for g in groups.values()
-        ]
-        scores = {
-            (pi, gi): len(pc & gc) / len(gc)
-            for pi, pc in enumerate(pred_chars)
-            for gi, gc in enumerate(gold_chars)
-            if gc and pc & gc
-        }
+        found, pred_chars, scores = quote_overlaps(text, offs, found, gold_chars)
         matched = match_greedy(scores, threshold)
         counts.add(Counts(tp=len(matched), fp=len(found) - len(matched), fn=len(gold) - len(matched)))
         jaccard = {
@@ -338,19 +381,12 @@ def quotes(file: Path, limit: int | None, threshold: float, show_errors: int, sp
         n = len(match_greedy(jaccard, threshold))
         jaccard_counts.add(Counts(tp=n, fp=len(found) - n, fn=len(gold) - n))
         for pi, gi in matched.items():
-            source = gold[gi]["source"]
-            if source is not None and gold[gi]["cue"] is not None and name_key(source["text"]) in _CUE_WORDS:
-                source = gold[gi]["cue"]  # source and cue annotated the wrong way round
+            source = gold_source(gold[gi])
             q = found[pi]
             if source is None or q.speaker_span is None:
                 continue
             p, s, e = q.speaker_span
-            right = bool(
-                _chars(text, [(offs[p] + s, offs[p] + e)]) & _chars(text, map(tuple, source["spans"]))
-            )
-            if not right and q.quote.speaker_entity_id:
-                surname = q.quote.speaker_entity_id.split(":", 1)[1].split("-")[-1]
-                right = surname in name_key(source["text"]).split()
+            right = speaker_matches(text, (offs[p] + s, offs[p] + e), q.quote.speaker_entity_id, source)
             speaker_right += right
             if not right:
                 said_by = text[offs[p] + s : offs[p] + e]

@@ -19,7 +19,9 @@ reads everything off that single parse:
 - quotes: quote-mark scanning across paragraphs (news convention for multi-paragraph
   quotes), attributed through the nearest cue verb ("said", "told", "according to") and
   its subject, a colon's introducing clause ("Limbaugh continued: “...”") or a dash credit
-  ("“...” ― Jane Doe"); "he"/"she" resolve to the latest PERSON subject before the quote.
+  ("“...” ― Jane Doe"); "he"/"she" resolve to the latest PERSON subject before the quote. A
+  logistic regression trained on PolNeAR (``pipeline/models/quote_speakers.json``,
+  ``python -m pipeline.training.quote_speakers``) picks each speaker among those rules' candidates.
   `FactExtractor.locate_quotes` gives the same quotes with character spans, the clause a partial
   quote sits in, and which quotes form one attribution (for ``copydesk eval quotes``);
 - dates: DATE mentions resolved against ``published_at``, as ISO 8601 at the precision the text
@@ -39,7 +41,8 @@ The modules, in the order an article goes through them (word lists and tables ar
 - ``mentions``: entity mentions found in a doc, the tagger's errors repaired
 - ``names``: `canonical_name`, `entity_id`, titles and aliases
 - ``aliases``: mentions merged into entities, the cross-article alias memory (`remember_alias`, `AliasReads`)
-- ``quotes``: quote spans (`find_quote_spans`) and their speakers
+- ``quotes``: quote spans (`find_quote_spans`), their speaker candidates and the rules' picks
+- ``speakers``: the ranker that picks a quote's speaker among its candidates (`SpeakerRanker`)
 - ``numbers``, ``quantities``: `parse_number`, and the quantities of a doc
 - ``dates``: `resolve_date`, and the date mentions of a doc
 """
