@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 from pydantic import ValidationError
 
+from pipeline.furniture import furniture_model
 from pipeline.text import split_sentences
 from schemas import SCHEMA_VERSION, NormalizedArticle, RawArticle
 
@@ -253,6 +254,7 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
         title = None
     headline = title
     if headline is None:
+        # Not the furniture model: a headline at the top of a page is as short and capitalised as a widget.
         while len(lines) > 1 and (is_timestamp(lines[0]) or _FURNITURE.match(lines[0])):
             above.append(lines.pop(0))
         if _is_headline(lines[0]) and len(lines) > 1:
@@ -261,6 +263,7 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
     lines, removed = _strip_captions(lines)
     removed[:0] = above
     source = raw.source
+    model = furniture_model()
     byline = dateline = None
     paragraphs: list[str] = []
     for index, line in enumerate(lines):
@@ -283,6 +286,9 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
             continue  # pages that repeat the headline above the body
         if not paragraphs and is_timestamp(line):
             removed.append(line)  # the page's date stamp under the headline ("Published: July 29, 2004")
+            continue
+        if model.is_furniture(lines, index):
+            removed.append(line)  # furniture worded unlike any pattern: by the kind of line it is
             continue
         paragraphs.append(line)
 
