@@ -186,12 +186,15 @@ class Dedupe(Stage):
             index.restore(list(table.values()))
             self.restored = True
         started = time.perf_counter()
-        decision, evicted = index.match(article)
+        received = len(article.paragraphs)
+        article, decision, evicted = index.match_clean(article)
+        metrics.DEDUPE_FURNITURE_STRIPPED.inc(received - len(article.paragraphs))
         metrics.STAGE_SECONDS.labels("dedupe").observe(time.perf_counter() - started)
         table[article.article_id] = index.export(article.article_id)
         for article_id in evicted:
             table.pop(article_id, None)
         metrics.DEDUPE_INDEX_SIZE.set(len(index))
+        metrics.DEDUPE_FURNITURE_LINES.set(index.furniture_lines)
         metrics.DUPLICATES.labels(decision.relation).inc()
         # A redelivered article gets its first number again, so the stories stage sees a redelivery.
         record = DedupedArticle(**dict(article), dedup=decision, seq=index.seq_of(article.article_id))

@@ -5,12 +5,13 @@ video-player prompts, copyright and responsibility notices. `normalize`'s patter
 wordings; this model knows the kind of line, so a syndicator's notice worded unlike any pattern goes too.
 A line is scored on what separates running text from page chrome in any page (Pomikalek 2011, jusText):
 its length, its share of stop words (``lexicons/stopwords_en.txt``), closing punctuation, capitals,
-digits and symbols, where it sits (the top and bottom of a page hold most furniture) and its neighbours'
-shape, plus the words of the line, learned from a labelled sample of real pages
+digits and symbols and its neighbours' shape, plus the words of the line, learned from a labelled sample of real pages
 (``python -m pipeline.training.furniture``; weights in ``pipeline/models/furniture.json``, plain JSON).
 
 `FurnitureModel.probability` gives the chance that a line is furniture; `is_furniture` compares it with
-the threshold the trainer chose, set high, since a body sentence lost costs more than a widget kept.
+the threshold the trainer chose, set high, since a body sentence lost costs more than a widget kept. Where
+a line sits on the page is left out on purpose: a truncated or re-wrapped copy puts its lines elsewhere,
+and dedupe needs a copy's lines read as its original's were.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,8 +32,6 @@ WEIGHTS = Path(__file__).resolve().parent / "models" / "furniture.json"
 _STOP_WORDS = frozenset(lexicons.words("stopwords_en"))
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _TERMINAL_RE = re.compile(r"[.!?][\"”’')\]]*$")
-# Lines this close to the top or the bottom of a page are in its header or footer zone.
-_EDGE_LINES = 3
 
 
 def line_words(line: str) -> list[str]:
@@ -41,22 +39,12 @@ def line_words(line: str) -> list[str]:
     return [w.lower() for w in _WORD_RE.findall(line)]
 
 
-def _shape(line: str) -> tuple[int, bool]:
-    """(words, ends like a sentence) of a neighbouring line; (0, False) where there is none."""
-    return len(line.split()), bool(_TERMINAL_RE.search(line))
-
-
-def line_features(lines: Sequence[str], i: int) -> dict[str, float]:
-    """The shape and place features of line `i` of a page's `lines` (its words are read apart)."""
-    line = lines[i]
+def line_features(line: str) -> dict[str, float]:
+    """The shape features of a line (its words are read apart)."""
     words = line_words(line)
     tokens = line.split()
     n_chars = max(len(line), 1)
     n_words = len(tokens)
-    before, after = (
-        _shape(lines[i - 1]) if i > 0 else (0, False),
-        (_shape(lines[i + 1]) if i + 1 < len(lines) else (0, False)),
-    )
     capitalised = sum(1 for t in tokens if t[:1].isupper())
     stop_share = sum(1 for w in words if w in _STOP_WORDS) / max(len(words), 1)
     return {
@@ -70,12 +58,6 @@ def line_features(lines: Sequence[str], i: int) -> dict[str, float]:
         "digit_share": sum(c.isdigit() for c in line) / n_chars,
         "symbol_share": sum(not (c.isalnum() or c.isspace()) for c in line) / n_chars,
         "no_letters": float(not words),
-        # A page of a few lines is all edges, so the zones count only on pages longer than both.
-        "top": float(i < _EDGE_LINES < len(lines) - _EDGE_LINES),
-        "bottom": float(_EDGE_LINES <= i >= len(lines) - _EDGE_LINES),
-        "position": i / max(len(lines) - 1, 1),
-        "neighbour_short": float(0 < before[0] <= 3) + float(0 < after[0] <= 3),
-        "neighbour_sentence": float(before[1]) + float(after[1]),
     }
 
 
@@ -98,17 +80,17 @@ class FurnitureModel:
             threshold=float(state["threshold"]),
         )
 
-    def probability(self, lines: Sequence[str], i: int) -> float:
-        """The probability that line `i` of `lines` (a page's non-empty lines, in order) is furniture."""
-        z = self.bias + sum(self.weights.get(k, 0.0) * v for k, v in line_features(lines, i).items())
-        words = set(line_words(lines[i]))
+    def probability(self, line: str) -> float:
+        """The probability that a line of a page is furniture."""
+        z = self.bias + sum(self.weights.get(k, 0.0) * v for k, v in line_features(line).items())
+        words = set(line_words(line))
         if words:
             # Over the root of their number, so a long sentence does not add up many small weights.
             z += sum(self.words.get(w, 0.0) for w in words) / math.sqrt(len(words))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
-    def is_furniture(self, lines: Sequence[str], i: int) -> bool:
-        return self.probability(lines, i) >= self.threshold
+    def is_furniture(self, line: str) -> bool:
+        return self.probability(line) >= self.threshold
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -56,6 +56,13 @@ FACTS_SPLIT = Counter(
     "Long articles (over FACTS__INLINE_CHARS) tagged by their head's facts and read whole in the background.",
 )
 DEDUPE_INDEX_SIZE = Gauge("copydesk_dedupe_index_articles", "Articles held in the dedupe window.")
+DEDUPE_FURNITURE_LINES = Gauge(
+    "copydesk_dedupe_furniture_lines", "Suspect lines the dedupe window counts, to learn which are furniture."
+)
+DEDUPE_FURNITURE_STRIPPED = Counter(
+    "copydesk_dedupe_furniture_stripped_total",
+    "Lines dedupe stripped as furniture it learned from recurrence.",
+)
 OPEN_STORIES = Gauge("copydesk_open_stories", "Stories open to new articles.")
 ALIAS_ENTRIES = Gauge(
     "copydesk_alias_entries",
@@ -84,6 +91,8 @@ ALL_METRIC_NAMES = (
     "copydesk_dedup_relations_total",
     "copydesk_dead_letters_total",
     "copydesk_dedupe_index_articles",
+    "copydesk_dedupe_furniture_lines",
+    "copydesk_dedupe_furniture_stripped_total",
     "copydesk_open_stories",
     "copydesk_alias_entries",
     "copydesk_reorder_pending_records",

@@ -266,6 +266,7 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
     model = furniture_model()
     byline = dateline = None
     paragraphs: list[str] = []
+    furniture: list[str] = []
     for index, line in enumerate(lines):
         if is_boilerplate(line):
             removed.append(line)
@@ -287,10 +288,14 @@ def normalize(raw: RawArticle, min_body_words: int = 5) -> NormalizedArticle:
         if not paragraphs and is_timestamp(line):
             removed.append(line)  # the page's date stamp under the headline ("Published: July 29, 2004")
             continue
-        if model.is_furniture(lines, index):
-            removed.append(line)  # furniture worded unlike any pattern: by the kind of line it is
+        if model.is_furniture(line):
+            furniture.append(line)  # worded unlike any pattern: by the kind of line it is
             continue
         paragraphs.append(line)
+    if paragraphs:
+        removed.extend(furniture)
+    else:
+        paragraphs = furniture  # a page of one short line (a headline feed) is all article, not all furniture
 
     if paragraphs and dateline is None:
         wire = _WIRE_DATELINE.match(paragraphs[0])

@@ -62,6 +62,10 @@ class Fingerprint:
     dedup: Dedup | None = None  # the decision made for this article, replayed on redelivery
     seq: int = 0  # arrival number in the window, to restore the window in order
     received: float | None = None  # received_at, POSIX seconds (None: restored from a state without it)
+    family: str | None = None  # the original of the article's copies (itself when unique)
+    lines: tuple[str, ...] = ()  # keys of its lines that may be furniture (``pipeline.dedupe.recurring``)
+    stripped: tuple[int, ...] = ()  # the paragraphs dedupe stripped as learned furniture, replayed too
+    exact_before: str | None = None  # ``exact`` of the body before they were stripped
 
     @classmethod
     def packing(cls, sentences: Iterable[Iterable[int]], **fields: Any) -> Fingerprint:
@@ -95,6 +99,10 @@ class Fingerprint:
             "dedup": self.dedup.model_dump() if self.dedup else None,
             "seq": self.seq,
             "received": self.received,
+            "family": self.family,
+            "lines": list(self.lines),
+            "stripped": list(self.stripped),
+            "exact_before": self.exact_before,
         }
 
     @classmethod
@@ -108,6 +116,10 @@ class Fingerprint:
             "dedup": Dedup.model_validate(state["dedup"]) if state["dedup"] else None,
             "seq": state["seq"],
             "received": state.get("received"),
+            "family": state.get("family"),
+            "lines": tuple(state.get("lines", ())),
+            "stripped": tuple(state.get("stripped", ())),
+            "exact_before": state.get("exact_before"),
         }
         if state.get("version", 1) == 1:
             return cls.packing(
@@ -131,10 +143,15 @@ def _minhash(tokens: set[str], num_perm: int) -> MinHash:
     return minhash
 
 
+def exact_key(body: str) -> str:
+    """The key two bodies share when they hold the same words."""
+    return hashlib.sha256(" ".join(words(body)).encode("utf-8")).hexdigest()
+
+
 def fingerprint(article: NormalizedArticle, num_perm: int = 128, shingle_words: int = 3) -> Fingerprint:
     """Return the fingerprint of an article's headline-free body."""
     tokens = words(article.body)
-    exact = hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
+    exact = exact_key(article.body)
     shingles = {
         " ".join(tokens[i : i + shingle_words]) for i in range(max(1, len(tokens) - shingle_words + 1))
     }

@@ -7,7 +7,9 @@ reworded counterpart, in the same order) or ``unique``.
 
 Candidates come from two MinHash LSH indexes (datasketch) over the window's fingerprints: word 3-shingles
 find copies, content-word sets find rewrites. Each candidate is then compared sentence by sentence
-(``compare``), and the strongest relation found wins.
+(``compare``), and the strongest relation found wins. Before it is fingerprinted, an article loses the lines
+the window taught to be furniture (``recurring``): a syndicator's notice is then no difference between a
+copy and its original.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from pipeline.dedupe.compare import classify, compare
-from pipeline.dedupe.fingerprints import _SCHEME, Fingerprint, fingerprint
+from pipeline.dedupe.fingerprints import _SCHEME, Fingerprint, exact_key, fingerprint
+from pipeline.dedupe.recurring import RecurringLines
 from schemas import Dedup, NormalizedArticle
 
 __all__ = ["DuplicateIndex"]
@@ -55,6 +58,7 @@ class DuplicateIndex:
     _exact: dict[str, str] = field(default_factory=dict, init=False)
     _seq: int = field(default=0, init=False)
     _clock: float | None = field(default=None, init=False)  # the latest received_at seen, POSIX seconds
+    _lines: RecurringLines = field(default_factory=RecurringLines, init=False)
 
     def __post_init__(self) -> None:
         if self.window_size < 1:
@@ -73,21 +77,48 @@ class DuplicateIndex:
         return article_id in self._docs
 
     def match(self, article: NormalizedArticle) -> tuple[Dedup, list[str]]:
-        """Return the article's relation to the window, remember it, and list the article_ids evicted.
+        """Return the article's relation to the window, remember it, and list the article_ids evicted."""
+        _, decision, evicted = self.match_clean(article)
+        return decision, evicted
 
-        An article_id seen before (a redelivery) gets its first decision again and changes nothing.
+    def match_clean(self, article: NormalizedArticle) -> tuple[NormalizedArticle, Dedup, list[str]]:
+        """Return the article without the furniture the window taught (``pipeline.dedupe.recurring``), its
+        relation to the window, and the article_ids evicted; remember it.
+
+        An article_id seen before (a redelivery) gets its first decision and its first cleaning again, and
+        changes nothing.
         """
         known = self._docs.get(article.article_id)
         if known is not None and known.dedup is not None:
-            return known.dedup, []
-        new = fingerprint(article, self.num_perm, self.shingle_words)
-        decision = self._decide(new)
+            return _without(article, known.stripped), known.dedup, []
+        lines = self._lines.suspects(article.paragraphs, article.boilerplate)
+        stripped = self._lines.learned(article.paragraphs)
+        cleaned = _without(article, stripped)
+        new = fingerprint(cleaned, self.num_perm, self.shingle_words)
+        # The window learns as it goes, so an original may have kept a line its later copy loses: the body
+        # as normalize left it is matched exactly as well.
+        exact_before = exact_key(article.body) if stripped else None
+        decision = self._decide(new, exact_before)
+        original = self._docs.get(decision.of) if decision.of is not None else None
+        family = (original.family or original.article_id) if original is not None else article.article_id
         self._seq += 1
-        self._insert(Fingerprint(**{**new.__dict__, "dedup": decision, "seq": self._seq}))
-        return decision, self._evict()
+        self._insert(
+            Fingerprint(
+                **{
+                    **new.__dict__,
+                    "dedup": decision,
+                    "seq": self._seq,
+                    "family": family,
+                    "lines": lines,
+                    "stripped": stripped,
+                    "exact_before": exact_before,
+                }
+            )
+        )
+        return cleaned, decision, self._evict()
 
-    def _decide(self, new: Fingerprint) -> Dedup:
-        original = self._exact.get(new.exact)
+    def _decide(self, new: Fingerprint, exact_before: str | None = None) -> Dedup:
+        original = self._exact.get(new.exact) or (self._exact.get(exact_before) if exact_before else None)
         if original is not None:
             return Dedup(relation="exact_duplicate", of=original, similarity=1.0)
         candidates = set(self._shingle_lsh.query(self._as_minhash(new.shingles)))
@@ -124,6 +155,9 @@ class DuplicateIndex:
         if print_.received is not None and (self._clock is None or print_.received > self._clock):
             self._clock = print_.received
         self._exact.setdefault(print_.exact, print_.article_id)
+        if print_.exact_before is not None:
+            self._exact.setdefault(print_.exact_before, print_.article_id)
+        self._lines.add(print_.family or print_.article_id, print_.lines)
         if print_.article_id not in self._shingle_lsh:
             self._shingle_lsh.insert(print_.article_id, self._as_minhash(print_.shingles))
             self._term_lsh.insert(print_.article_id, self._as_minhash(print_.terms))
@@ -144,12 +178,19 @@ class DuplicateIndex:
             len(self._docs) > self.window_size or self._expired(next(iter(self._docs.values())))
         ):
             article_id, old = self._docs.popitem(last=False)
-            if self._exact.get(old.exact) == article_id:
-                del self._exact[old.exact]
+            for key in (old.exact, old.exact_before):
+                if key is not None and self._exact.get(key) == article_id:
+                    del self._exact[key]
+            self._lines.remove(old.family or old.article_id, old.lines)
             self._shingle_lsh.remove(article_id)
             self._term_lsh.remove(article_id)
             evicted.append(article_id)
         return evicted
+
+    @property
+    def furniture_lines(self) -> int:
+        """The suspect lines the window counts, to learn which are furniture."""
+        return len(self._lines)
 
     def seq_of(self, article_id: str) -> int:
         """Return the arrival number ``match`` gave an article (the same on redelivery); KeyError if not held."""
@@ -166,3 +207,20 @@ class DuplicateIndex:
             self._insert(print_)
             self._seq = max(self._seq, print_.seq)
         self._evict()
+
+
+def _without(article: NormalizedArticle, stripped: tuple[int, ...]) -> NormalizedArticle:
+    """The article without paragraphs `stripped`, which join its boilerplate."""
+    if not stripped:
+        return article
+    gone = set(stripped)
+    paragraphs = [p for i, p in enumerate(article.paragraphs) if i not in gone]
+    body = "\n\n".join(paragraphs)
+    return article.model_copy(
+        update={
+            "paragraphs": paragraphs,
+            "body": body,
+            "word_count": len(body.split()),
+            "boilerplate": [*article.boilerplate, *(article.paragraphs[i] for i in stripped)],
+        }
+    )

@@ -218,7 +218,7 @@ def core_rate(settings: Settings, articles: list[RawArticle]) -> tuple[float, di
             article = timed("normalize", lambda p=payload: _normalize(settings, p))
         except InvalidArticle:
             continue
-        decision, _ = timed("dedupe", lambda a=article: index.match(a))
+        article, decision, _ = timed("dedupe", lambda a=article: index.match_clean(a))
         deduped = DedupedArticle(**dict(article), dedup=decision)
         facts = timed("facts", lambda a=deduped: extractor.extract(a))
         record = FactsArticle(**dict(deduped), facts=facts)

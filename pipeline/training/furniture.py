@@ -44,8 +44,7 @@ _MIN_WORD_LINES = 3
 @dataclass(frozen=True)
 class LabelledLine:
     site: str
-    lines: tuple[str, ...]  # the page's non-empty lines
-    index: int  # of the labelled line among them
+    line: str
     furniture: bool
 
 
@@ -94,9 +93,7 @@ def read_lines(data: Path, labels: Path = LABELS) -> list[LabelledLine]:
                         f"{corpus} {row['article_id']} line {row['line']} is not the labelled text"
                     )
                 out.append(
-                    LabelledLine(
-                        _site(article), tuple(lines), where[row["line"]], row["label"] == "furniture"
-                    )
+                    LabelledLine(_site(article), lines[where[row["line"]]], row["label"] == "furniture")
                 )
     if wanted:
         raise ValueError(f"{len(wanted)} labelled articles are not in the corpora of {data}")
@@ -106,9 +103,9 @@ def read_lines(data: Path, labels: Path = LABELS) -> list[LabelledLine]:
 def _vectors(samples: Sequence[LabelledLine], vocab: dict[str, int], names: list[str]) -> np.ndarray:
     x = np.zeros((len(samples), len(names) + len(vocab)))
     for r, s in enumerate(samples):
-        feats = line_features(s.lines, s.index)
+        feats = line_features(s.line)
         x[r, : len(names)] = [feats[n] for n in names]
-        words = set(line_words(s.lines[s.index]))
+        words = set(line_words(s.line))
         for w in words:
             if w in vocab:
                 x[r, len(names) + vocab[w]] = 1.0 / math.sqrt(len(words))
@@ -118,10 +115,10 @@ def _vectors(samples: Sequence[LabelledLine], vocab: dict[str, int], names: list
 def _fit(samples: Sequence[LabelledLine], c: float) -> FurnitureModel:
     from sklearn.linear_model import LogisticRegression
 
-    names = sorted(line_features(samples[0].lines, samples[0].index))
+    names = sorted(line_features(samples[0].line))
     counts: dict[str, int] = {}
     for s in samples:
-        for w in set(line_words(s.lines[s.index])):
+        for w in set(line_words(s.line)):
             counts[w] = counts.get(w, 0) + 1
     vocab = {w: i for i, w in enumerate(sorted(w for w, n in counts.items() if n >= _MIN_WORD_LINES))}
     x = _vectors(samples, vocab, names)
@@ -163,7 +160,7 @@ def fit(samples: Sequence[LabelledLine], max_body_loss: float, say=print) -> Fur
             model = _fit(train, c)
             for i, (s, g) in enumerate(zip(samples, folds, strict=True)):
                 if g == f:
-                    probs[i] = model.probability(s.lines, s.index)
+                    probs[i] = model.probability(s.line)
         t = _threshold(probs, furniture, max_body_loss)
         recall = float(np.mean(probs[furniture] >= t))
         say(f"  C={c:<5} threshold {t:.3f}: furniture stripped {recall:.3f} (cross-validated over sites)")
@@ -201,10 +198,10 @@ def main() -> None:
     print(f"wrote {args.out} (threshold {model.threshold}, {len(model.words)} words)")
 
     def patterns(s: LabelledLine) -> bool:
-        return is_boilerplate(s.lines[s.index])
+        return is_boilerplate(s.line)
 
     def both(s: LabelledLine) -> bool:
-        return patterns(s) or model.is_furniture(s.lines, s.index)
+        return patterns(s) or model.is_furniture(s.line)
 
     figures = {}
     for name, strip in (("patterns", patterns), ("patterns_and_model", both)):

@@ -29,17 +29,16 @@ BODY = [
         pytest.param(
             "Your notification has been saved.", marks=pytest.mark.xfail(reason="reads as a sentence")
         ),
-        pytest.param("Hide Transcript Show Transcript", marks=pytest.mark.xfail(reason="words it never saw")),
+        "Hide Transcript Show Transcript",
     ],
 )
 def test_furniture_lines_are_furniture(line: str) -> None:
-    lines = [BODY[0], BODY[1], line, BODY[4]]
-    assert furniture_model().is_furniture(lines, 2)
+    assert furniture_model().is_furniture(line)
 
 
-@pytest.mark.parametrize("i", range(len(BODY)))
-def test_body_sentences_are_not(i: int) -> None:
-    assert not furniture_model().is_furniture(BODY, i)
+@pytest.mark.parametrize("line", BODY)
+def test_body_sentences_are_not(line: str) -> None:
+    assert not furniture_model().is_furniture(line)
 
 
 def test_the_seeds_lose_no_body_line() -> None:
@@ -64,7 +63,7 @@ def test_a_syndicated_copy_loses_its_unseen_widget_and_keeps_its_body() -> None:
     assert widget in article.boilerplate
 
 
-def test_features_are_finite_on_odd_lines() -> None:
-    for lines in (["—"], ["a"], ["", "x"], ["12:30", "©"]):
-        for i in range(len(lines)):
-            assert all(v == v and abs(v) < 1e6 for v in line_features(lines, i).values())
+@pytest.mark.parametrize("line", ["—", "a", "", "12:30", "©", "x" * 5000])
+def test_features_are_finite_on_odd_lines(line: str) -> None:
+    assert all(v == v and abs(v) < 1e6 for v in line_features(line).values())
+    assert 0.0 <= furniture_model().probability(line) <= 1.0

@@ -23,18 +23,17 @@ def _label(line: int, text: str, label: str) -> dict:
     return {"corpus": "gva_dev", "article_id": "a1", "line": line, "sha1": sha1, "label": label}
 
 
-def test_labelled_lines_are_read_back_in_page_order(tmp_path) -> None:
+def test_labelled_lines_are_read_back_without_bylines(tmp_path) -> None:
     _corpus(tmp_path, "Police said two men were hurt.\n\nAdvertisement\nBy Jane Doe")
     labels = tmp_path / "labels.jsonl"
     rows = [_label(0, "Police said two men were hurt.", "body"), _label(2, "Advertisement", "furniture")]
     rows.append(_label(3, "By Jane Doe", "byline"))
     labels.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     lines = read_lines(tmp_path, labels)
-    assert [(s.index, s.furniture, s.site) for s in lines] == [
-        (0, False, "example.com"),
-        (1, True, "example.com"),
+    assert [(s.line, s.furniture, s.site) for s in lines] == [
+        ("Police said two men were hurt.", False, "example.com"),
+        ("Advertisement", True, "example.com"),
     ]
-    assert lines[1].lines == ("Police said two men were hurt.", "Advertisement", "By Jane Doe")
 
 
 def test_a_line_that_changed_is_refused(tmp_path) -> None:
