@@ -26,6 +26,7 @@ frequent) sense of Princeton WordNet 3.0, keeping single words that occur in the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -38,7 +39,7 @@ import click
 
 from pipeline import lexicons
 from pipeline.evals.report import Counts, emit_json
-from pipeline.evals.split import select, split_option
+from pipeline.evals.split import part_of, select, split_option
 from pipeline.settings import Settings
 
 __all__ = ["SYNONYMS", "build_suite", "dedup", "load_synonyms", "read_corpora", "run_suite", "spin"]
@@ -382,6 +383,61 @@ def _bare_datasketch(articles: list, num_perm: int, threshold: float) -> float:
     return time.perf_counter() - started
 
 
+# Syndicators in the unseen-furniture figure, each with its own wrapper: a line above, two below.
+_SYNDICATORS = 5
+
+
+def unseen_furniture_copies(
+    paths: list[Path], originals: int = 150, seed: int = SEED
+) -> dict[str, int] | None:
+    """Exact copies of real articles as syndicators carry them, each in its own wrapper of real furniture
+    lines from pages of the `check` sites of the furniture labels (``pipeline/training/furniture_lines.jsonl``),
+    which neither normalize's patterns nor its model were fitted to. Returns how many copies dedupe calls
+    exact or near duplicates, or something else; None when no labelled furniture is in `paths`."""
+    from pipeline.dedupe import DuplicateIndex
+    from pipeline.normalize import normalize
+    from pipeline.training.furniture import LABELS, read_lines
+    from schemas import RawArticle
+
+    folders = {path.parent if path.is_file() else path for path in paths}
+    lines: list[str] = []
+    for folder in sorted(folders):
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            lines += [
+                s.line for s in read_lines(folder, LABELS) if s.furniture and part_of(s.site) == "check"
+            ]
+    if not lines:
+        return None
+    rng = random.Random(seed)
+    rows = [
+        row
+        for _, corpus in read_corpora(paths)
+        for row in corpus
+        if len((row.get("text") or "").split()) > 80
+    ]
+    rng.shuffle(rows)
+    rows = rows[:originals]
+    wrappers = [(rng.sample(lines, 1), rng.sample(lines, 2)) for _ in range(_SYNDICATORS)]
+    index = DuplicateIndex()
+    counts = {"exact_duplicate": 0, "near_duplicate": 0, "other": 0}
+    stream = [(row, None) for row in rows] + [(row, rng.choice(wrappers)) for row in rows]
+    for row, wrapper in stream:
+        text = row["text"] if wrapper is None else "\n".join([*wrapper[0], row["text"], *wrapper[1]])
+        raw = RawArticle(
+            article_id=f"{row['id']}{'~syndicated' if wrapper else ''}",
+            feed="eval",
+            received_at=RECEIVED,
+            title=row.get("title") or None,
+            text=text,
+            source="syndicator" if wrapper else "outlet",
+        )
+        decision, _ = index.match(normalize(raw))
+        if wrapper is not None:
+            relation = decision.relation if decision.relation in counts else "other"
+            counts[relation] += 1
+    return {"copies": len(rows), "furniture_lines": len(lines), **counts}
+
+
 @click.command("dedup")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -423,6 +479,13 @@ def dedup(
     click.echo(f"hard-negative FPR {fpr:.2%} ({len(result.hard_negative_fp)}/{result.hard_negatives})")
     for article_id, gold, relation, of in result.wrong[:show_errors]:
         click.echo(f"    {article_id} ({gold}) called {relation} of {of}")
+    unseen = unseen_furniture_copies(targets, originals=originals, seed=seed)
+    if unseen is not None:
+        click.echo(
+            f"exact copies in unseen furniture ({_SYNDICATORS} syndicators, {unseen['furniture_lines']} lines of "
+            f"check sites): {unseen['exact_duplicate']}/{unseen['copies']} exact, {unseen['near_duplicate']} near, "
+            f"{unseen['other']} other"
+        )
     speed = result.articles / result.seconds if result.seconds else 0.0
     bare = result.articles / result.datasketch_seconds if result.datasketch_seconds else 0.0
     click.echo(
@@ -442,5 +505,6 @@ def dedup(
             "speed_ratio_vs_datasketch": speed / bare if bare else None,
             "spin_rate": sum(suite.spin_rates) / len(suite.spin_rates) if suite.spin_rates else None,
             "seed": seed,
+            "unseen_furniture": unseen,
         }
     )

@@ -82,3 +82,16 @@ def test_synonym_table_names_its_source():
     table = json.loads(evals.SYNONYMS.read_text("utf-8"))
     assert "WordNet" in table["_source"] and "Princeton" in table["_source"]
     assert "quake" in table["synonyms"]["earthquake"]
+
+
+@pytest.mark.shared_data("gva_dev.jsonl", "ecbplus_dev.jsonl")
+def test_copies_in_unseen_furniture_are_found_and_mostly_exact():
+    figures = evals.unseen_furniture_copies([SHARED_DATA / "gva_dev.jsonl"], originals=60)
+    assert figures is not None and figures["copies"] == 60
+    assert figures["exact_duplicate"] + figures["near_duplicate"] == 60  # every copy is found
+    assert figures["exact_duplicate"] >= 20  # once each syndicator's wrapper is learned
+
+
+def test_no_labelled_furniture_no_figure(tmp_path):
+    (tmp_path / "other.jsonl").write_text("", "utf-8")
+    assert evals.unseen_furniture_copies([tmp_path / "other.jsonl"]) is None
