@@ -1,17 +1,18 @@
-"""Page furniture by what a line is: a logistic regression over a line's shape, words and place on the page.
+"""Page furniture by what a line is: a logistic regression over a line's shape and words.
 
 Scraped pages carry lines that are not the article: share and follow widgets, sign-in and newsletter forms,
 video-player prompts, copyright and responsibility notices. `normalize`'s patterns know the common
 wordings; this model knows the kind of line, so a syndicator's notice worded unlike any pattern goes too.
 A line is scored on what separates running text from page chrome in any page (Pomikalek 2011, jusText):
-its length, its share of stop words (``lexicons/stopwords_en.txt``), closing punctuation, capitals,
-digits and symbols and its neighbours' shape, plus the words of the line, learned from a labelled sample of real pages
+its length, its share of stop words (``lexicons/stopwords_en.txt``), closing punctuation, capitals, digits
+and symbols, plus its words, learned from a labelled sample of real pages
 (``python -m pipeline.training.furniture``; weights in ``pipeline/models/furniture.json``, plain JSON).
 
 `FurnitureModel.probability` gives the chance that a line is furniture; `is_furniture` compares it with
-the threshold the trainer chose, set high, since a body sentence lost costs more than a widget kept. Where
-a line sits on the page is left out on purpose: a truncated or re-wrapped copy puts its lines elsewhere,
-and dedupe needs a copy's lines read as its original's were.
+the threshold the trainer chose, set high, since a body sentence lost costs more than a widget kept. A line
+is read alone, without where it sits or what is next to it, on purpose: a truncated, updated or re-wrapped
+copy puts its lines elsewhere and beside other lines, and dedupe needs a copy's lines read as its
+original's were.
 """
 
 from __future__ import annotations
