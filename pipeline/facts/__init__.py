@@ -39,9 +39,11 @@ The modules, in the order an article goes through them (word lists and tables ar
 - ``attribute_ruler``, ``components``: the spaCy pipeline's faster attribute ruler, and the components
   around the CoNLL name tagger (`stash_ontonotes`, `merge_entities`)
 - ``mentions``: entity mentions found in a doc, the tagger's errors repaired
+- ``document``: the mentions of one article made to agree (one type per name, its untagged repeats)
 - ``names``: `canonical_name`, `entity_id`, titles and aliases
 - ``aliases``: mentions merged into entities, the cross-article alias memory (`remember_alias`, `AliasReads`)
-- ``quotes``: quote spans (`find_quote_spans`), their speaker candidates and the rules' picks
+- ``quote_spans``: where the quotes are (`find_quote_spans`)
+- ``quotes``: their speaker candidates and the rules' picks
 - ``speakers``: the ranker that picks a quote's speaker among its candidates (`SpeakerRanker`)
 - ``numbers``, ``quantities``: `parse_number`, and the quantities of a doc
 - ``dates``: `resolve_date`, and the date mentions of a doc
@@ -55,7 +57,8 @@ from pipeline.facts.dates import resolve_date
 from pipeline.facts.extractor import NAMES_MODEL, FactExtractor, capped_texts, exceeds, splits
 from pipeline.facts.names import ENTITY_LABELS, canonical_name, entity_id
 from pipeline.facts.numbers import parse_number
-from pipeline.facts.quotes import LocatedQuote, QuoteSpan, find_quote_spans
+from pipeline.facts.quote_spans import QuoteSpan, find_quote_spans
+from pipeline.facts.quotes import LocatedQuote
 from pipeline.facts.truecase import truecase_headline, vocabulary
 
 __all__ = [

@@ -1,8 +1,6 @@
-"""Quotes: where an article's quotes are and who said them.
+"""Quotes: who said the quotes an article holds (``pipeline.facts.quote_spans`` finds them).
 
-`find_quote_spans` scans quote marks across paragraphs: a quote left open at the end of a paragraph
-continues into the next one when that one opens with a mark (the news convention for quotes of several
-paragraphs). `attribute_quotes` finds each quote's speaker, trying in order:
+`attribute_quotes` finds each quote's speaker, trying in order:
 
 - a cue verb after the quote, then before it, in the same sentence ("said", "told", "according to":
   ``lexicons/quote_cue_lemmas.txt`` and ``quote_cue_forms.txt``) and that verb's subject, climbing the parse
@@ -26,7 +24,6 @@ rules run as they would alone, so the candidates of a quote do not depend on wha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
@@ -36,10 +33,11 @@ from pipeline.facts.aliases import Cluster
 from pipeline.facts.components import SUBJECT_DEPS
 from pipeline.facts.dates import WEEKDAYS
 from pipeline.facts.mentions import Mention
+from pipeline.facts.quote_spans import QuoteSpan, find_quote_spans
 from pipeline.facts.speakers import Candidate, SpeakerRanker, load_ranker
 from schemas.models import Quote
 
-__all__ = ["LocatedQuote", "QuoteSpan", "attribute_quotes", "find_quote_spans", "speaker_candidates"]
+__all__ = ["LocatedQuote", "attribute_quotes", "speaker_candidates"]
 
 _CUE_LEMMAS = frozenset(lexicons.words("quote_cue_lemmas"))
 _CUE_FORMS = frozenset(lexicons.words("quote_cue_forms"))
@@ -50,9 +48,6 @@ _TIME_WORDS = frozenset(lexicons.words("time_words"))
 _SOURCE_DOCUMENTS = frozenset(lexicons.words("source_documents"))
 _NP_DEPS = {"compound", "flat", "det", "amod", "poss", "case", "nmod", "nummod", "quantmod", "npadvmod"}
 
-_OPEN_MARKS = "“„«"
-_CLOSE_MARKS = "”»"
-_STRAIGHT = '"'
 _MIN_UNATTRIBUTED_WORDS = 6  # scare quotes and titles ("crisis", "Remain in Mexico") are not quotes
 # The entity labels of the names that may speak a quote.
 _CANDIDATE_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP"})
@@ -66,16 +61,6 @@ _DEFAULT = _Default()
 
 
 @dataclass(frozen=True)
-class QuoteSpan:
-    """A quote located in paragraphs: one (paragraph, start, end) per paragraph it covers, content
-    offsets without the marks; `closed` is False when the last mark was never closed."""
-
-    segments: tuple[tuple[int, int, int], ...]
-    text: str
-    closed: bool = True
-
-
-@dataclass(frozen=True)
 class LocatedQuote:
     """A quote as the stage reports it, with where it is: `segments` as in `QuoteSpan` (paragraph
     index, content start, content end) and `speaker_span` (paragraph index, start, end) of the
@@ -86,44 +71,6 @@ class LocatedQuote:
     speaker_span: tuple[int, int, int] | None
     content: tuple[tuple[int, int, int], ...] = ()
     attribution: int = 0
-
-
-def find_quote_spans(paragraphs: Sequence[str]) -> list[QuoteSpan]:
-    """Return the double-quoted passages of `paragraphs` in order. A quote left open at the end of a
-    paragraph continues into the next one when that one starts with an opening mark."""
-    spans: list[QuoteSpan] = []
-    pending: list[tuple[int, int, int]] = []  # segments of a quote open at a paragraph's end
-    for pi, para in enumerate(paragraphs):
-        start: int | None = None
-        i = 0
-        stripped = len(para) - len(para.lstrip())
-        if pending:
-            if stripped < len(para) and para[stripped] in _OPEN_MARKS + _STRAIGHT:
-                start = stripped + 1
-                i = start
-            else:
-                spans.append(_quote_from(pending, paragraphs, closed=False))
-                pending = []
-        while i < len(para):
-            ch = para[i]
-            if start is None:
-                if ch in _OPEN_MARKS or ch == _STRAIGHT:
-                    start = i + 1
-            elif ch in _CLOSE_MARKS or ch == _STRAIGHT:
-                spans.append(_quote_from([*pending, (pi, start, i)], paragraphs, closed=True))
-                pending = []
-                start = None
-            i += 1
-        if start is not None:
-            pending.append((pi, start, len(para)))
-    if pending:
-        spans.append(_quote_from(pending, paragraphs, closed=False))
-    return [s for s in spans if s.text]
-
-
-def _quote_from(segments: list[tuple[int, int, int]], paragraphs: Sequence[str], closed: bool) -> QuoteSpan:
-    text = " ".join(paragraphs[p][s:e].strip() for p, s, e in segments).strip()
-    return QuoteSpan(tuple(segments), text, closed)
 
 
 def attribute_quotes(
