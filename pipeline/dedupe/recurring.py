@@ -43,24 +43,17 @@ class RecurringLines:
     def __init__(self) -> None:
         self._families: dict[str, Counter[str]] = {}
 
-    def suspects(self, paragraphs: Sequence[str], boilerplate: Iterable[str]) -> tuple[str, ...]:
-        """The keys an article teaches: its suspect paragraphs and the furniture normalize already took off."""
+    def read(
+        self, paragraphs: Sequence[str], boilerplate: Iterable[str]
+    ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """(the keys an article teaches, the paragraphs that are furniture the window taught). It teaches its
+        suspect paragraphs and the furniture normalize already took off; a paragraph is stripped when it is
+        suspect and held under ``MIN_FAMILIES`` families, unless that would leave no paragraph."""
         model = furniture_model()
-        keys = [line_key(p) for p in paragraphs if model.probability(p) >= SUSPECT]
-        keys += [line_key(line) for line in boilerplate]
-        return tuple(dict.fromkeys(keys))
-
-    def learned(self, paragraphs: Sequence[str]) -> tuple[int, ...]:
-        """The paragraphs that are furniture the window taught, unless that would leave none."""
-        if not self._families:
-            return ()
-        model = furniture_model()
-        found = tuple(
-            i
-            for i, p in enumerate(paragraphs)
-            if len(self._families.get(line_key(p), ())) >= MIN_FAMILIES and model.probability(p) >= SUSPECT
-        )
-        return found if len(found) < len(paragraphs) else ()
+        suspect = [(i, line_key(p)) for i, p in enumerate(paragraphs) if model.probability(p) >= SUSPECT]
+        keys = tuple(dict.fromkeys([key for _, key in suspect] + [line_key(line) for line in boilerplate]))
+        stripped = tuple(i for i, key in suspect if len(self._families.get(key, ())) >= MIN_FAMILIES)
+        return keys, stripped if len(stripped) < len(paragraphs) else ()
 
     def add(self, family: str, keys: Iterable[str]) -> None:
         for key in keys:
