@@ -10,12 +10,12 @@ each learning rate it is scored on the ``tune`` half of the dev file (``pipeline
 (learning rate, epoch) by tune accuracy is kept and the probability threshold is the one that maximizes tune
 accuracy. ``check`` is never read here; ``copydesk eval paraphrase --model cross-encoder`` scores it.
 
-The kept model is exported to ONNX (``input_ids``, ``attention_mask``, ``token_type_ids`` ->
-``logits``, batch and length dynamic) and its weights stored as int8 (``quantize``), which keeps it a
-quarter of the float size, small enough for the wheel; the arithmetic stays float, so a pair scores the
-same alone or in any batch. ``--out`` gets ``model.onnx``,
-the base model's ``tokenizer.json`` and ``meta.json`` (maximum length, threshold, base model, training
-figures). The run-time side, ``pipeline.dedupe.cross_encoder``, needs only onnxruntime and tokenizers.
+The kept model is exported to ONNX (``input_ids``, ``attention_mask``, ``token_type_ids`` -> ``logits``,
+batch and length dynamic) with its weights stored as int8 (``quantize``): a quarter of the float size,
+small enough for the wheel, while the arithmetic stays float, so a pair scores the same alone or in any
+batch. ``--out`` gets ``model.onnx``, the base model's ``tokenizer.json`` and ``meta.json`` (maximum
+length, threshold, base model and licence, training figures). The run-time side,
+``pipeline.dedupe.cross_encoder``, needs only onnxruntime and tokenizers.
 
 This module is the only one that imports torch and transformers (``pip install copydesk[train]``).
 """
@@ -129,9 +129,13 @@ def train(
     batch_size: int,
     max_length: int,
     seed: int,
+    swap: bool = False,
 ) -> tuple[torch.nn.Module, dict]:
-    """Return the best model on tune and its figures, over each learning rate and each epoch."""
+    """Return the best model on tune and its figures, over each learning rate and each epoch; ``swap`` also
+    trains on every pair in the other order (paraphrase is symmetric, the encoder's input is not)."""
     tokenizer = _tokenizer(base, max_length)
+    if swap:
+        train_rows = train_rows + [r | {"text1": r["text2"], "text2": r["text1"]} for r in train_rows]
     y_tune = np.array([int(r["label"]) for r in tune_rows])
     best_model, best = None, {"tune_accuracy": -1.0}
     history = []
@@ -278,6 +282,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=128, help="Tokens per pair, specials included.")
+    parser.add_argument("--swap", action="store_true", help="Also train on each pair in the other order.")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads.")
     parser.add_argument(
@@ -298,6 +303,7 @@ def main() -> None:
         batch_size=args.batch_size,
         max_length=args.max_length,
         seed=args.seed,
+        swap=args.swap,
     )
     training_minutes = (time.perf_counter() - started) / 60
     path = export(model, args.out, fp32_copy=args.fp32_copy)
@@ -322,6 +328,7 @@ def main() -> None:
             "lr_tried": args.lr,
             "max_epochs": args.epochs,
             "batch_size": args.batch_size,
+            "swap": args.swap,
             "seed": args.seed,
             "tune_accuracy_fp32": best["tune_accuracy"],
             "tune_accuracy_int8": round(accuracy, 4),
