@@ -91,7 +91,7 @@ class DuplicateIndex:
         known = self._docs.get(article.article_id)
         if known is not None and known.dedup is not None:
             return _without(article, known.stripped), known.dedup, []
-        lines, stripped = self._lines.read(article.paragraphs, article.boilerplate)
+        lines, stripped = self._lines.read(article.paragraphs)
         cleaned = _without(article, stripped)
         new = fingerprint(cleaned, self.num_perm, self.shingle_words)
         # The window learns as it goes, so an original may have kept a line its later copy loses: the body

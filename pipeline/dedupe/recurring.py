@@ -43,15 +43,14 @@ class RecurringLines:
     def __init__(self) -> None:
         self._families: dict[str, Counter[str]] = {}
 
-    def read(
-        self, paragraphs: Sequence[str], boilerplate: Iterable[str]
-    ) -> tuple[tuple[str, ...], tuple[int, ...]]:
-        """(the keys an article teaches, the paragraphs that are furniture the window taught). It teaches its
-        suspect paragraphs and the furniture normalize already took off; a paragraph is stripped when it is
-        suspect and held under ``MIN_FAMILIES`` families, unless that would leave no paragraph."""
+    def read(self, paragraphs: Sequence[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """(the keys of an article's suspect paragraphs, which it teaches; the paragraphs that are furniture
+        the window taught). A paragraph is stripped when it is suspect and held under ``MIN_FAMILIES``
+        families, unless that would leave no paragraph. What normalize already took off is not counted: it
+        goes from every article alike."""
         model = furniture_model()
         suspect = [(i, line_key(p)) for i, p in enumerate(paragraphs) if model.probability(p) >= SUSPECT]
-        keys = tuple(dict.fromkeys([key for _, key in suspect] + [line_key(line) for line in boilerplate]))
+        keys = tuple(dict.fromkeys(key for _, key in suspect))
         stripped = tuple(i for i, key in suspect if len(self._families.get(key, ())) >= MIN_FAMILIES)
         return keys, stripped if len(stripped) < len(paragraphs) else ()
 
