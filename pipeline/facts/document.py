@@ -71,20 +71,21 @@ def _repeats(
 ) -> list[Mention]:
     """The untagged occurrences of the article's names, longest name first at each position."""
     names: dict[tuple[str, ...], str] = {}
+    lone_surnames: list[tuple[str, ...]] = []
     for m in mentions:
         words = tuple(t.text for t in docs[m.part][m.start : m.end])
         if len(words) > 1 or len(words[0]) >= _MIN_LONE_CHARS:
             names[words] = labels[name_key(m.text)]
-    for m in mentions:
-        words = tuple(t.text for t in docs[m.part][m.start : m.end])
         if len(words) > 1 and name_key(words[-1]) in surnames and len(words[-1]) >= _MIN_LONE_CHARS:
-            names.setdefault((words[-1],), "PERSON")
+            lone_surnames.append((words[-1],))
+    for words in lone_surnames:  # after every mention: a surname tagged alone keeps its own vote
+        names.setdefault(words, "PERSON")
     if not names:
         return []
     by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
     for words in sorted(names, key=len, reverse=True):
-        by_first[words[0]].append(words)
-        by_first[words[0].upper()].append(words)
+        for first in dict.fromkeys((words[0], words[0].upper())):  # once when already in capitals
+            by_first[first].append(words)
     taken = {(m.part, i) for m in mentions for i in range(m.start, m.end)}
     found: list[Mention] = []
     for part, doc in enumerate(docs):

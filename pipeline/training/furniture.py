@@ -48,17 +48,6 @@ class LabelledLine:
     furniture: bool
 
 
-def _page_lines(text: str) -> tuple[list[str], dict[int, int]]:
-    """The page's non-empty lines, whitespace collapsed, and each raw line number's place among them."""
-    lines, where = [], {}
-    for raw_i, raw in enumerate(text.split("\n")):
-        line = " ".join(raw.split())
-        if line:
-            where[raw_i] = len(lines)
-            lines.append(line)
-    return lines, where
-
-
 def _site(row: dict) -> str:
     source = row.get("source")
     if source and source != "None":
@@ -84,7 +73,6 @@ def read_lines(data: Path, labels: Path = LABELS) -> list[LabelledLine]:
             rows = wanted.pop((corpus, str(article["id"])), None)
             if rows is None:
                 continue
-            lines, where = _page_lines(article.get("text") or "")
             raw = (article.get("text") or "").split("\n")
             for row in rows:
                 line = raw[row["line"]].strip()
@@ -92,9 +80,8 @@ def read_lines(data: Path, labels: Path = LABELS) -> list[LabelledLine]:
                     raise ValueError(
                         f"{corpus} {row['article_id']} line {row['line']} is not the labelled text"
                     )
-                out.append(
-                    LabelledLine(_site(article), lines[where[row["line"]]], row["label"] == "furniture")
-                )
+                # Whitespace collapsed, as normalize reads a line.
+                out.append(LabelledLine(_site(article), " ".join(line.split()), row["label"] == "furniture"))
     if wanted:
         raise ValueError(f"{len(wanted)} labelled articles are not in the corpora of {data}")
     return out
